@@ -1,0 +1,102 @@
+"""The backend interface: load an artifact on a device, run a batch, describe what is running.
+
+A backend only runs a network: it receives the float32 tensor the model card describes and returns
+the raw float32 outputs. Quantization of int8 inputs/outputs, device placement and threading are
+the backend's business; image preprocessing and output scaling are the card's.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BackendUnavailable, ModelLoadError
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple[int | None, ...] | None   # None entries: dynamic; None: not recorded in the artifact
+    dtype: str                       # the dtype the network stores (e.g. int8 for full-integer TFLite)
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    device: str = "cpu"      # "cpu", "cuda" / "cuda:N" ("gpu" is an alias of "cuda")
+    threads: int = 1         # intra-op threads (0: the framework's default)
+    extra: tuple[tuple[str, object], ...] = ()   # backend-specific options, e.g. (("xla", "auto"),)
+
+    def option(self, key: str, default: object = None) -> object:
+        return dict(self.extra).get(key, default)
+
+
+class Backend(abc.ABC):
+    """One loaded model on one device. Subclasses set ``name`` and ``suffixes`` and implement the rest."""
+
+    name: str = ""
+    suffixes: tuple[str, ...] = ()   # artifact file suffixes this backend claims (for selection)
+    gpu_capable: bool = False
+
+    def __init__(self, path: str | Path, options: LoadOptions = LoadOptions()) -> None:
+        self.path = Path(path)
+        self.options = options
+        if not self.path.exists():
+            raise ModelLoadError(f"{self.name}: model {self.path} does not exist")
+        if options.device.split(":")[0] not in ("cpu", "cuda", "gpu"):
+            raise BackendUnavailable(f"{self.name}: unknown device {options.device!r} (use cpu, cuda or cuda:N)")
+        problem = self.unavailable_reason()
+        if problem:
+            raise BackendUnavailable(f"{self.name}: {problem}")
+        if is_gpu(options.device) and not self.gpu_capable:
+            raise BackendUnavailable(f"{self.name}: runs on the CPU only; device {options.device!r} requested")
+        self.device = self._load()
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """None when this backend can run here; otherwise why not (missing package, build, ...)."""
+        return None
+
+    @classmethod
+    def usable_devices(cls) -> list[str]:
+        """Devices this backend can use on this machine."""
+        return ["cpu"]
+
+    @abc.abstractmethod
+    def _load(self) -> str:
+        """Load ``self.path`` for ``self.options``; return the device actually used (e.g. 'cpu')."""
+
+    @abc.abstractmethod
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Run a float32 batch shaped like ``input_spec``; return float32 outputs (N, outputs)."""
+
+    @property
+    @abc.abstractmethod
+    def input_spec(self) -> TensorSpec: ...
+
+    @property
+    @abc.abstractmethod
+    def output_spec(self) -> TensorSpec: ...
+
+    def describe(self) -> dict[str, object]:
+        """What is running: for logs, run metadata and benchmarks."""
+        return {"backend": self.name, "artifact": str(self.path), "device": self.device,
+                "threads": self.options.threads, "input": self.input_spec.__dict__,
+                "output": self.output_spec.__dict__}
+
+    def _fail_load(self, error: Exception) -> ModelLoadError:
+        """A one-line load error naming the file, for corrupt or truncated artifacts."""
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return ModelLoadError(f"{self.name}: cannot load {self.path}: {first_line[:300]}")
+
+
+def is_gpu(device: str) -> bool:
+    return device.split(":")[0] in ("cuda", "gpu")
+
+
+def cuda_index(device: str) -> int:
+    """'cuda' -> 0, 'cuda:1' -> 1."""
+    parts = device.split(":")
+    return int(parts[1]) if len(parts) > 1 else 0
+

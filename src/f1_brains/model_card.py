@@ -1,0 +1,191 @@
+"""Model cards: what a network expects and returns, as data, and the one place that applies it.
+
+A card is a small YAML file beside the artifact (``<artifact>.card.yaml``, or ``card.yaml`` inside a
+SavedModel directory). It fixes the camera image it accepts, the crop, resize, colour order,
+normalization and tensor layout of the input, and how to turn the raw outputs into (v, w). Every
+backend receives the exact tensor the card describes, so no backend carries preprocessing code.
+Presets cover DeepLearningStudio's PilotNet artifacts (REFERENCE.md section 5).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import yaml
+
+from .errors import BadImage, BadOutput, ConfigError
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+NORMALIZATIONS = ("unit", "imagenet", "none")
+LAYOUTS = ("NCHW", "NHWC")
+COLORS = ("rgb", "bgr")
+INTERPOLATIONS = {"linear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA, "nearest": cv2.INTER_NEAREST}
+# Label ranges of DeepLearningStudio's F1 datasets: v in [6.5, 24] m/s, w in [-7.1, 7.1] rad/s.
+DLS_RANGES = {"v": (6.5, 24.0), "w": (-7.1, 7.1)}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    camera_height: int = 480           # the camera image the card accepts
+    camera_width: int = 640
+    crop_rows: tuple[int, int] = (240, 480)   # [top, bottom) rows kept of the camera image
+    height: int = 66                  # network input size after resizing
+    width: int = 200
+    layout: str = "NCHW"
+    color: str = "rgb"
+    normalization: str = "unit"       # unit: x/255; imagenet: (x/255-mean)/std; none: raw 0..255
+    interpolation: str = "area"
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    names: tuple[str, ...] = ("v", "w")
+    normalized: bool = True           # outputs in [0, 1], mapped linearly onto ``ranges``
+    ranges: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DLS_RANGES))
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str = "pilotnet"
+    framework: str = "pytorch"
+    precision: str = "fp32"
+    input: InputSpec = field(default_factory=InputSpec)
+    output: OutputSpec = field(default_factory=OutputSpec)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        i, o = self.input, self.output
+        checks = [
+            (i.layout in LAYOUTS, f"input.layout must be one of {LAYOUTS}, not {i.layout!r}"),
+            (i.color in COLORS, f"input.color must be one of {COLORS}, not {i.color!r}"),
+            (i.normalization in NORMALIZATIONS,
+             f"input.normalization must be one of {NORMALIZATIONS}, not {i.normalization!r}"),
+            (i.interpolation in INTERPOLATIONS,
+             f"input.interpolation must be one of {tuple(INTERPOLATIONS)}, not {i.interpolation!r}"),
+            (0 <= i.crop_rows[0] < i.crop_rows[1] <= i.camera_height,
+             f"input.crop_rows {list(i.crop_rows)} must lie within the {i.camera_height}-row camera image"),
+            (min(i.height, i.width, i.camera_height, i.camera_width) > 0, "input sizes must be positive"),
+            (tuple(o.names[:2]) == ("v", "w"), f"output.names must start with v, w, not {list(o.names)}"),
+            (not o.normalized or all(n in o.ranges for n in ("v", "w")),
+             "normalized outputs need output.ranges for v and w"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(f"model card {self.name!r}: {message}")
+
+    @property
+    def input_shape(self) -> tuple[int, int, int, int]:
+        """The batch-1 tensor shape the network takes."""
+        i = self.input
+        return (1, 3, i.height, i.width) if i.layout == "NCHW" else (1, i.height, i.width, 3)
+
+    # ---- pre/post-processing: the only implementation in the package ----
+
+    def preprocess(self, image: np.ndarray, encoding: str = "rgb8") -> np.ndarray:
+        """Camera image (HxWx3 uint8, ``rgb8`` or ``bgr8``) -> batch-1 float32 network input."""
+        i = self.input
+        if encoding not in ("rgb8", "bgr8"):
+            raise BadImage(f"image encoding {encoding!r} is not supported (expected rgb8 or bgr8)")
+        if image.shape != (i.camera_height, i.camera_width, 3) or image.dtype != np.uint8:
+            raise BadImage(f"image is {image.shape} {image.dtype}, model card {self.name!r} expects "
+                           f"({i.camera_height}, {i.camera_width}, 3) uint8")
+        crop = image[i.crop_rows[0]:i.crop_rows[1]]
+        x = cv2.resize(crop, (i.width, i.height), interpolation=INTERPOLATIONS[i.interpolation])
+        if encoding[:3] != i.color:
+            x = x[..., ::-1]
+        x = x.astype(np.float32)
+        if i.normalization == "unit":
+            x *= 1.0 / 255.0
+        elif i.normalization == "imagenet":
+            x = (x * (1.0 / 255.0) - IMAGENET_MEAN) / IMAGENET_STD
+        if i.layout == "NCHW":
+            x = x.transpose(2, 0, 1)
+        return np.ascontiguousarray(x[None])
+
+    def postprocess(self, raw: np.ndarray) -> tuple[float, float]:
+        """Raw network output (one sample) -> (v m/s, w rad/s); NaN/inf or a wrong shape raise BadOutput."""
+        flat = np.asarray(raw, dtype=np.float64).reshape(-1)
+        if flat.size < 2:
+            raise BadOutput(f"model {self.name!r} returned {flat.size} values, expected at least 2 (v, w)")
+        if not np.all(np.isfinite(flat[:2])):
+            raise BadOutput(f"model {self.name!r} returned non-finite output {flat[:2].tolist()}")
+        v, w = float(flat[0]), float(flat[1])
+        if self.output.normalized:
+            (v0, v1), (w0, w1) = self.output.ranges["v"], self.output.ranges["w"]
+            v, w = v0 + v * (v1 - v0), w0 + w * (w1 - w0)
+        return v, w
+
+    # ---- files ----
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["input"]["crop_rows"] = list(self.input.crop_rows)
+        d["output"]["names"] = list(self.output.names)
+        d["output"]["ranges"] = {k: list(v) for k, v in self.output.ranges.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "model card") -> "ModelCard":
+        try:
+            data = dict(data)
+            inp = dict(data.pop("input", {}) or {})
+            if "crop_rows" in inp:
+                inp["crop_rows"] = tuple(inp["crop_rows"])
+            out = dict(data.pop("output", {}) or {})
+            if "names" in out:
+                out["names"] = tuple(out["names"])
+            if "ranges" in out:
+                out["ranges"] = {k: tuple(v) for k, v in out["ranges"].items()}
+            return cls(input=InputSpec(**inp), output=OutputSpec(**out), **data)
+        except TypeError as e:  # unknown or missing keys
+            raise ConfigError(f"{source}: {e}") from None
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelCard":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"model card {path} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise ConfigError(f"model card {path} is not valid YAML: {e}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"model card {path} must be a mapping")
+        return cls.from_dict(data, source=f"model card {path}")
+
+
+def card_path_for(artifact: str | Path) -> Path:
+    """Where the card of ``artifact`` lives: inside a directory artifact, else beside the file."""
+    artifact = Path(artifact)
+    return artifact / "card.yaml" if artifact.is_dir() else artifact.with_name(artifact.name + ".card.yaml")
+
+
+def preset(name: str) -> ModelCard:
+    """Cards for artifacts made elsewhere, so they run without the user writing one."""
+    presets = {
+        # DeepLearningStudio PyTorch PilotNet (TorchScript .pth): crop, 66x200, ToTensor -> [0,1].
+        "dls_pytorch_pilotnet": ModelCard(
+            name="dls_pytorch_pilotnet", framework="pytorch",
+            input=InputSpec(layout="NCHW", normalization="unit", interpolation="linear"),
+            provenance={"source": "DeepLearningStudio PilotNet (PyTorch)"}),
+        # DeepLearningStudio TF PilotNet (h5/SavedModel/tflite): NHWC, ImageNet mean/std, and the
+        # whole frame: its training never cropped (the 'crop' vs 'cropped' flag mismatch).
+        "dls_tf_pilotnet": ModelCard(
+            name="dls_tf_pilotnet", framework="tensorflow",
+            input=InputSpec(crop_rows=(0, 480), layout="NHWC", normalization="imagenet",
+                            interpolation="linear"),
+            provenance={"source": "DeepLearningStudio PilotNet (TensorFlow)"}),
+    }
+    if name not in presets:
+        raise ConfigError(f"unknown model card preset {name!r}; known: {sorted(presets)}")
+    return presets[name]

@@ -1,0 +1,1 @@
+"""The model pipeline: network definitions, exports (and later dataset, training, optimization)."""
