@@ -1,0 +1,156 @@
+"""A Brain is a model card plus a backend: camera image -> (v, w), with per-stage timings.
+
+Nothing here knows about ROS: the node, the BehaviorMetrics module and the benchmarks all drive the
+same Brain. ``BrainSpec`` is the brains/<name>.yaml file that names backend, model, device, threads
+and speed limits.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from . import paths
+from .backends import Backend, LoadOptions, load_backend
+from .errors import BadOutput, ConfigError, ModelLoadError
+from .model_card import ModelCard, card_path_for, preset
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Commands are clamped to min_v <= v <= max_v and |w| <= max_w."""
+    max_v: float = 24.0
+    min_v: float = 0.0
+    max_w: float = 7.1
+
+    def clamp(self, v: float, w: float) -> tuple[float, float]:
+        return min(max(v, self.min_v), self.max_v), min(max(w, -self.max_w), self.max_w)
+
+
+@dataclass(frozen=True)
+class BrainSpec:
+    """brains/<name>.yaml. ``card``: a card file or preset name (default: the card beside the model)."""
+    name: str
+    model: str
+    backend: str | None = None
+    card: str | None = None
+    device: str = "cpu"
+    threads: int = 1
+    warmup: int = 10
+    limits: Limits = field(default_factory=Limits)
+    options: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    @classmethod
+    def load(cls, name_or_path: str) -> "BrainSpec":
+        """A brain by name (brains/<name>.yaml) or by the path of a YAML file."""
+        path = Path(name_or_path)
+        if path.suffix not in (".yaml", ".yml"):
+            path = paths.brains_dir() / f"{name_or_path}.yaml"
+            if not path.is_file():
+                known = sorted(p.stem for p in paths.brains_dir().glob("*.yaml"))
+                raise ConfigError(f"unknown brain {name_or_path!r}: no {path}; known brains: {', '.join(known)}")
+        if not path.is_file():
+            raise ConfigError(f"brain file {path} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"brain file {path} is not valid YAML: {e}") from None
+        return cls.from_dict({"name": path.stem, **data}, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "brain spec") -> "BrainSpec":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"{source}: unknown keys {sorted(unknown)}; allowed: {sorted(known)}")
+        if "model" not in data:
+            raise ConfigError(f"{source}: 'model' (the artifact path) is required")
+        try:
+            limits = Limits(**(data.get("limits") or {}))
+        except TypeError as e:
+            raise ConfigError(f"{source}: limits: {e}") from None
+        return cls(**{**data, "limits": limits, "options": dict(data.get("options") or {})})
+
+    def with_overrides(self, **overrides: Any) -> "BrainSpec":
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def model_card(self) -> ModelCard:
+        if self.card is None:
+            return ModelCard.load(card_path_for(paths.resolve(self.model)))
+        card_file = paths.resolve(self.card)
+        return ModelCard.load(card_file) if card_file.suffix in (".yaml", ".yml") else preset(self.card)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One frame's command and where its time went (seconds, perf_counter)."""
+    v: float
+    w: float
+    raw_v: float          # the network's (de-normalized) output before clamping
+    raw_w: float
+    preprocess_s: float
+    inference_s: float
+    postprocess_s: float
+
+
+class Brain:
+    def __init__(self, card: ModelCard, backend: Backend, limits: Limits = Limits(), warmup: int = 10,
+                 name: str = "") -> None:
+        self.card, self.backend, self.limits, self.name = card, backend, limits, name or card.name
+        self._check_shapes()
+        x = np.zeros(card.input_shape, np.float32)
+        t0 = time.perf_counter()
+        try:
+            out = backend.predict(x)
+        except Exception as e:  # a card that does not fit the network fails here, not on the car
+            raise ModelLoadError(f"model {backend.path} rejects the input {card.input_shape} of its card "
+                                 f"{card.name!r}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else e!r}") from None
+        self.first_inference_s = time.perf_counter() - t0
+        if np.asarray(out).reshape(-1).size < 2:
+            raise ModelLoadError(f"model {backend.path} returns {np.asarray(out).shape}, card expects (v, w)")
+        self.warmup = warmup
+        for _ in range(warmup):
+            backend.predict(x)
+
+    def _check_shapes(self) -> None:
+        shape = self.backend.input_spec.shape
+        if shape is None:
+            return   # TorchScript records no shapes: the first inference checks instead
+        expected = self.card.input_shape
+        if len(shape) != len(expected) or any(s is not None and s != e for s, e in zip(shape[1:], expected[1:])):
+            raise ModelLoadError(f"model card {self.card.name!r} describes input {expected}, but model "
+                                 f"{self.backend.path} takes {tuple(shape)} ({self.card.input.layout} layout?)")
+
+    @classmethod
+    def from_spec(cls, spec: BrainSpec) -> "Brain":
+        model = paths.resolve(spec.model)
+        options = LoadOptions(device=spec.device, threads=spec.threads, extra=tuple(spec.options.items()))
+        card = spec.model_card()
+        return cls(card, load_backend(model, spec.backend, options), spec.limits, spec.warmup, spec.name)
+
+    @classmethod
+    def load(cls, name_or_path: str, **overrides: Any) -> "Brain":
+        return cls.from_spec(BrainSpec.load(name_or_path).with_overrides(**overrides))
+
+    def step(self, image: np.ndarray, encoding: str = "rgb8") -> Decision:
+        """Raises BadImage, BadOutput or the backend's error; the caller decides how to stop safely."""
+        t0 = time.perf_counter()
+        x = self.card.preprocess(image, encoding)
+        t1 = time.perf_counter()
+        raw = self.backend.predict(x)
+        t2 = time.perf_counter()
+        if raw.shape[0] != 1:
+            raise BadOutput(f"model {self.backend.path} returned batch {raw.shape[0]} for one image")
+        v, w = self.card.postprocess(raw[0])
+        cv, cw = self.limits.clamp(v, w)
+        return Decision(cv, cw, v, w, t1 - t0, t2 - t1, time.perf_counter() - t2)
+
+    def describe(self) -> dict[str, Any]:
+        return {"brain": self.name, **self.backend.describe(), "card": self.card.to_dict(),
+                "limits": self.limits.__dict__, "first_inference_ms": self.first_inference_s * 1e3,
+                "warmup": self.warmup}

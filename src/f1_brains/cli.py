@@ -1,0 +1,191 @@
+"""`f1-brains <command>`: info, bench, export."""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import paths
+from .errors import F1BrainsError
+
+FRAMEWORKS = ("numpy", "tensorflow-cpu", "tensorflow", "keras", "ai-edge-litert", "torch", "onnxruntime", "onnx")
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for name in FRAMEWORKS:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .backends import BACKENDS
+    print(f"host: {platform.node()}, {platform.machine()}, Python {platform.python_version()}")
+    print("packages: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
+    print(f"{'backend':16s} {'usable':6s}  devices / reason")
+    usable_any = False
+    for name, cls in BACKENDS.items():
+        reason = cls.unavailable_reason()
+        if reason is None:
+            usable_any = True
+            print(f"{name:16s} {'yes':6s}  {', '.join(cls.usable_devices())}")
+        else:
+            print(f"{name:16s} {'no':6s}  {reason}")
+    return 0 if usable_any else 1
+
+
+def model_artifacts(roots: list[str]) -> list[Path]:
+    """Artifacts with a card under the given files/directories (SavedModel directories included)."""
+    from .model_card import card_path_for
+    found: list[Path] = []
+    for root in map(Path, roots):
+        if root.is_file() or (root / "saved_model.pb").is_file():
+            found.append(root)
+        elif root.is_dir():
+            found += sorted(p for p in root.rglob("*") if card_path_for(p).is_file() and not p.name.endswith(".yaml"))
+        else:
+            raise F1BrainsError(f"bench: {root} does not exist")
+    return found
+
+
+def bench_one(path: Path, n: int, warmup: int, threads: int, frames: list[np.ndarray]) -> dict[str, Any]:
+    """Batch-1 latency of one artifact on real preprocessed frames: first inference, then ``n`` timed runs."""
+    from .backends import LoadOptions, load_backend
+    from .model_card import ModelCard, card_path_for
+    from .timing import summarize
+    card = ModelCard.load(card_path_for(path))
+    t0 = time.perf_counter()
+    backend = load_backend(path, options=LoadOptions(threads=threads))
+    load_s = time.perf_counter() - t0
+    inputs = [card.preprocess(f) for f in frames]
+    t0 = time.perf_counter()
+    backend.predict(inputs[0])
+    first_s = time.perf_counter() - t0
+    for i in range(warmup):
+        backend.predict(inputs[i % len(inputs)])
+    times = []
+    for i in range(n):
+        x = inputs[i % len(inputs)]
+        t = time.perf_counter()
+        backend.predict(x)
+        times.append(time.perf_counter() - t)
+    pre = []
+    for f in frames:
+        t = time.perf_counter()
+        card.preprocess(f)
+        pre.append(time.perf_counter() - t)
+    return {"model": str(path), "backend": backend.name, "device": backend.device, "precision": card.precision,
+            "threads": threads, "size_mb": artifact_size(path) / 1e6, "load_s": load_s,
+            "first_inference_ms": first_s * 1e3, "warmup": warmup, **summarize(times),
+            "preprocess_p50_ms": summarize(pre)["p50_ms"],
+            **({"xla": backend.xla} if hasattr(backend, "xla") else {})}
+
+
+def artifact_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+
+
+def bench_markdown(rows: list[dict[str, Any]], command: str) -> str:
+    lines = [f"Measured with `{command}` on {platform.node()} ({platform.machine()}), "
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; batch 1, real preprocessed frames.",
+             "Packages: " + ", ".join(f"{k} {v}" for k, v in versions().items()), "",
+             "| model | backend | precision | threads | size MB | first ms | n | mean ms | p50 ms | p90 ms | "
+             "p99 ms | max ms | p50 vs slowest |", "|" + "---|" * 13]
+    slowest = max(r["p50_ms"] for r in rows)
+    for r in rows:
+        lines.append(f"| {Path(r['model']).name} | {r['backend']}{' (xla)' if r.get('xla') else ''} | "
+                     f"{r['precision']} | {r['threads']} | {r['size_mb']:.2f} | {r['first_inference_ms']:.1f} | "
+                     f"{r['n']} | {r['mean_ms']:.3f} | {r['p50_ms']:.3f} | {r['p90_ms']:.3f} | {r['p99_ms']:.3f} | "
+                     f"{r['max_ms']:.3f} | {slowest / r['p50_ms']:.2f}x |")
+    lines += ["", f"Warm-up runs excluded: {rows[0]['warmup']}. Preprocessing (crop, resize, normalize) p50: "
+              + ", ".join(sorted({f"{r['preprocess_p50_ms']:.3f} ms" for r in rows[:1]}))]
+    return "\n".join(lines) + "\n"
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .synthetic import road_frames
+    artifacts = model_artifacts(args.models or [str(paths.package_root() / "models")])
+    if not artifacts:
+        print("bench: no models with cards found (make models, or f1-brains export)", file=sys.stderr)
+        return 1
+    frames = road_frames(32, seed=3)
+    rows = []
+    for path in tqdm(artifacts, desc="bench", unit="model", file=sys.stderr):
+        try:
+            rows.append(bench_one(path, args.n, args.warmup, args.threads, frames))
+        except F1BrainsError as e:
+            print(f"bench: skipped {path}: {e}", file=sys.stderr)
+    if not rows:
+        return 1
+    command = "f1-brains " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("f1-brains") else "f1-brains bench"
+    table = bench_markdown(rows, command)
+    print(table)
+    if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.markdown).write_text(table)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"command": command, "versions": versions(), "rows": rows}, indent=2))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import torch
+
+    from .zoo import export, pilotnet
+    model = pilotnet.torch_pilotnet(args.seed)
+    provenance: dict[str, Any] = {"network": "PilotNet (f1_brains.zoo.pilotnet)"}
+    if args.weights:
+        model.load_state_dict(torch.load(args.weights, map_location="cpu"))
+        provenance["weights"] = str(args.weights)
+    else:
+        provenance["weights"] = f"untrained, torch seed {args.seed}"
+    paths_written = export.export_all(model.eval(), args.out, args.formats or export.FORMATS, provenance)
+    for fmt, path in paths_written.items():
+        print(f"{fmt:20s} {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="f1-brains", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("info", help="which backends and devices are usable here, and why not for the others")
+    bench = sub.add_parser("bench", help="offline batch-1 latency of models (first inference, p50/p90/p99)")
+    bench.add_argument("models", nargs="*", help="artifacts or directories (default: models/)")
+    bench.add_argument("-n", type=int, default=500, help="timed runs per model")
+    bench.add_argument("--warmup", type=int, default=50, help="untimed runs after the first inference")
+    bench.add_argument("--threads", type=int, default=1)
+    bench.add_argument("--markdown", help="also write the table to this file")
+    bench.add_argument("--json", help="also write the raw rows to this JSON file")
+    exp = sub.add_parser("export", help="write PilotNet in every format runnable here, with model cards")
+    exp.add_argument("--out", required=True)
+    exp.add_argument("--weights", help="PyTorch state_dict of a trained PilotNet (default: untrained)")
+    exp.add_argument("--seed", type=int, default=0, help="initial-weight seed when no --weights")
+    exp.add_argument("--formats", nargs="*", help="subset of formats (default: all)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"info": cmd_info, "bench": cmd_bench, "export": cmd_export}[args.command]
+    try:
+        return handler(args)
+    except F1BrainsError as e:
+        print(f"f1-brains {args.command}: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The brain node: camera images in, geometry_msgs/Twist out, with a watchdog and per-frame timings.
+
+Latest frame wins: the image callback only parks the newest message in a one-slot mailbox (a frame
+still parked when a newer one arrives is counted as skipped), and one worker thread runs the brain
+on whatever is newest. The car gets a zero Twist when the camera is silent for ``~silence_timeout``
+seconds, when a frame cannot be processed (bad encoding or size, NaN output, backend error), and at
+shutdown. Parameters (all private): ``brain`` (name or YAML path), ``camera_topic``, ``cmd_vel_topic``,
+``silence_timeout``, ``summary_file`` (JSON written at shutdown), and overrides ``device``, ``threads``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import rospy
+from cv_bridge import CvBridge, CvBridgeError
+from geometry_msgs.msg import Twist
+from sensor_msgs.msg import Image
+
+from .brain import Brain
+from .errors import BadImage, F1BrainsError
+from .timing import format_table, summarize
+
+CAMERA_TOPIC = "/F1ROS/cameraL/image_raw"
+CMD_VEL_TOPIC = "/F1ROS/cmd_vel"
+
+
+@dataclass
+class FrameLog:
+    """Per-frame durations (s) and counters of one run."""
+    decode: list[float] = field(default_factory=list)
+    preprocess: list[float] = field(default_factory=list)
+    inference: list[float] = field(default_factory=list)
+    postprocess_publish: list[float] = field(default_factory=list)
+    node_overhead: list[float] = field(default_factory=list)   # decode + preprocess + post/publish
+    end_to_end: list[float] = field(default_factory=list)      # image stamp -> command published (ROS time)
+    received: int = 0
+    processed: int = 0
+    skipped: int = 0     # replaced by a newer frame before the brain got to them
+    faults: int = 0      # frames answered with a safe stop
+    silences: int = 0    # watchdog stops
+
+    def summary(self) -> dict[str, Any]:
+        stages = {"decode": self.decode, "preprocess": self.preprocess, "inference": self.inference,
+                  "postprocess+publish": self.postprocess_publish, "node overhead (excl. inference)":
+                  self.node_overhead, "end-to-end (stamp->cmd)": self.end_to_end}
+        return {"frames": {"received": self.received, "processed": self.processed, "skipped": self.skipped,
+                           "faults": self.faults, "silences": self.silences},
+                "timings": {name: summarize(values) for name, values in stages.items()}}
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+class BrainNode:
+    def __init__(self, brain: Brain, camera_topic: str = CAMERA_TOPIC, cmd_vel_topic: str = CMD_VEL_TOPIC,
+                 silence_timeout: float = 1.0) -> None:
+        self.brain = brain
+        self.silence_timeout = silence_timeout
+        self.log = FrameLog()
+        self.bridge = CvBridge()
+        self._mailbox: tuple[Image, float] | None = None
+        self._cond = threading.Condition()
+        self._last_frame = time.monotonic()
+        self._stopped = True        # the car is known to be stopped (no motion command outstanding)
+        self.pub = rospy.Publisher(cmd_vel_topic, Twist, queue_size=1)
+        # A big buff_size keeps rospy from queueing partial 900 kB images behind the newest one.
+        self.sub = rospy.Subscriber(camera_topic, Image, self._on_image, queue_size=1, buff_size=1 << 24,
+                                    tcp_nodelay=True)
+        rospy.on_shutdown(self._on_shutdown)
+        rospy.loginfo("f1_brain: brain %r on %s (%s), camera %s -> %s", brain.name, brain.backend.name,
+                      brain.backend.device, camera_topic, cmd_vel_topic)
+
+    def _on_image(self, msg: Image) -> None:
+        with self._cond:
+            self.log.received += 1
+            if self._mailbox is not None:
+                self.log.skipped += 1
+            self._mailbox = (msg, time.perf_counter())
+            self._cond.notify()
+
+    def spin(self) -> None:
+        while not rospy.is_shutdown():
+            with self._cond:
+                self._cond.wait_for(lambda: self._mailbox is not None or rospy.is_shutdown(), timeout=0.05)
+                item, self._mailbox = self._mailbox, None
+            if item is None:
+                self._watchdog()
+            else:
+                self._last_frame = time.monotonic()
+                self.process(*item)
+
+    def _watchdog(self) -> None:
+        silent = time.monotonic() - self._last_frame
+        if silent > self.silence_timeout and not self._stopped:
+            self.stop_car(f"camera silent for {silent:.2f} s (timeout {self.silence_timeout} s)")
+            self.log.silences += 1
+
+    def stop_car(self, reason: str) -> None:
+        self.pub.publish(Twist())
+        if not self._stopped:
+            rospy.logwarn("f1_brain: car stopped: %s", reason)
+        self._stopped = True
+
+    def decode(self, msg: Image):
+        if msg.encoding not in ("rgb8", "bgr8"):
+            raise BadImage(f"image encoding {msg.encoding!r} on the camera topic is not supported "
+                           "(expected rgb8 or bgr8)")
+        try:
+            return self.bridge.imgmsg_to_cv2(msg)
+        except (CvBridgeError, TypeError, ValueError) as e:
+            raise BadImage(f"cannot decode {msg.width}x{msg.height} {msg.encoding} image: {e}") from None
+
+    def process(self, msg: Image, received_at: float) -> None:
+        t0 = time.perf_counter()
+        try:
+            image = self.decode(msg)
+            t1 = time.perf_counter()
+            decision = self.brain.step(image, msg.encoding)
+        except F1BrainsError as e:
+            self._fault(str(e))
+            return
+        except Exception as e:  # a backend failing mid-run: stop safely and say why
+            self._fault(f"{type(e).__name__}: {e}")
+            return
+        t2 = time.perf_counter()
+        twist = Twist()
+        twist.linear.x, twist.angular.z = decision.v, decision.w
+        self.pub.publish(twist)
+        self._stopped = False
+        t3 = time.perf_counter()
+        log = self.log
+        log.processed += 1
+        log.decode.append(t1 - t0)
+        log.preprocess.append(decision.preprocess_s)
+        log.inference.append(decision.inference_s)
+        post = decision.postprocess_s + (t3 - t2)
+        log.postprocess_publish.append(post)
+        log.node_overhead.append((t1 - t0) + decision.preprocess_s + post)
+        if not msg.header.stamp.is_zero():
+            log.end_to_end.append((rospy.Time.now() - msg.header.stamp).to_sec())
+
+    def _fault(self, reason: str) -> None:
+        self.log.faults += 1
+        self.pub.publish(Twist())
+        self._stopped = True
+        rospy.logerr_throttle(2.0, f"f1_brain: safe stop (zero Twist): {reason}")
+
+    def _on_shutdown(self) -> None:
+        try:
+            self.pub.publish(Twist())
+        except rospy.ROSException:
+            pass
+
+    def summary(self) -> dict[str, Any]:
+        return {"brain": self.brain.describe(), **self.log.summary()}
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    f, b = summary["frames"], summary["brain"]
+    head = (f"brain {b['brain']}: backend {b['backend']} on {b['device']}, first inference "
+            f"{b['first_inference_ms']:.1f} ms, {b['warmup']} warm-up runs excluded\n"
+            f"frames: received {f['received']}, processed {f['processed']}, skipped {f['skipped']}, "
+            f"faults {f['faults']}, silences {f['silences']}")
+    return head + "\n" + format_table(summary["timings"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    rospy.init_node("f1_brain", argv=argv)
+    cv2.setNumThreads(1)   # OpenCV's thread pool only fights the inference threads for the cores
+    brain_name = rospy.get_param("~brain", "pilotnet_onnx")
+    try:
+        brain = Brain.load(brain_name, device=rospy.get_param("~device", None),
+                           threads=rospy.get_param("~threads", None))
+    except F1BrainsError as e:
+        rospy.logfatal("f1_brain: cannot start brain %r: %s", brain_name, e)
+        return 1
+    node = BrainNode(brain, rospy.get_param("~camera_topic", CAMERA_TOPIC),
+                     rospy.get_param("~cmd_vel_topic", CMD_VEL_TOPIC), float(rospy.get_param("~silence_timeout", 1.0)))
+    summary_file = rospy.get_param("~summary_file", "")
+    try:
+        node.spin()
+    finally:
+        node.stop_car("node shutting down")
+        summary = node.summary()
+        if summary_file:
+            write_json_atomic(summary_file, summary)
+        print("\n" + format_summary(summary), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(rospy.myargv()))
