@@ -30,6 +30,7 @@ def load_frames(source: str) -> list[np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """argv: the full command line (default sys.argv), remappings such as __name:= included."""
     rospy.init_node("camera_player", argv=argv)
     topic = rospy.get_param("~topic", CAMERA_TOPIC)
     rate_hz = float(rospy.get_param("~rate", 20.0))
@@ -66,4 +67,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(rospy.myargv()))
+    sys.exit(main())

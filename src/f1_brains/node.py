@@ -109,7 +109,10 @@ class BrainNode:
             self.log.silences += 1
 
     def stop_car(self, reason: str) -> None:
-        self.pub.publish(Twist())
+        try:
+            self.pub.publish(Twist())
+        except rospy.ROSException:   # publisher already closed at shutdown: the hook sent the stop
+            pass
         if not self._stopped:
             rospy.logwarn("f1_brain: car stopped: %s", reason)
         self._stopped = True
@@ -178,6 +181,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """argv: the full command line (default sys.argv), remappings such as __name:= included."""
     rospy.init_node("f1_brain", argv=argv)
     cv2.setNumThreads(1)   # OpenCV's thread pool only fights the inference threads for the cores
     brain_name = rospy.get_param("~brain", "pilotnet_onnx")
@@ -202,4 +206,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(rospy.myargv()))
+    sys.exit(main())
