@@ -43,17 +43,6 @@ def reference_outputs(reference_model, frames) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def nan_model(tmp_path_factory) -> Path:
-    """A TorchScript model that answers NaN, with a card: the 'network gone bad' case."""
-    import torch
-
-    from f1_brains.model_card import ModelCard, card_path_for
-
-    class NaNNet(torch.nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x.mean(dim=(1, 2, 3)).unsqueeze(1).repeat(1, 2) * float("nan")
-
-    path = tmp_path_factory.mktemp("nan") / "nan.pt"
-    torch.jit.script(NaNNet()).save(str(path))
-    ModelCard(name="nan").save(card_path_for(path))
-    return path
+def nan_model() -> Path:
+    """A TorchScript model that answers NaN, with a card (made by test/ros/make_nan_model.py)."""
+    return REPO / "test/ros/nan.pt"

@@ -1,0 +1,48 @@
+"""The f1-brains command: info and bench (structure of their output, not timing values)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from f1_brains.cli import main
+
+F1_BRAINS = str(Path(sys.executable).parent / "f1-brains")
+
+
+def test_info_lists_every_backend_and_why_tf_trt_is_unusable():
+    result = subprocess.run([F1_BRAINS, "info"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
+    for name in ("keras", "tflite", "torchscript", "torch_quantized", "onnxruntime"):
+        assert lines[name].split()[1] == "yes", lines[name]
+        assert "cpu" in lines[name]
+    assert lines["tf_trt"].split()[1] == "no" and "TensorRT" in lines["tf_trt"]
+
+
+def test_bench_writes_markdown_and_json(exported, tmp_path, capsys):
+    md, js = tmp_path / "b.md", tmp_path / "b.json"
+    rc = main(["bench", str(exported["onnx"]), str(exported["tflite_int8"]), "-n", "20", "--warmup", "2",
+               "--markdown", str(md), "--json", str(js)])
+    assert rc == 0
+    rows = json.loads(js.read_text())["rows"]
+    assert [r["backend"] for r in rows] == ["onnxruntime", "tflite"]
+    for r in rows:
+        assert r["n"] == 20 and r["warmup"] == 2
+        assert 0 < r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"] <= r["max_ms"]
+        assert r["first_inference_ms"] > 0 and r["size_mb"] > 0
+    table = md.read_text()
+    assert "| pilotnet.onnx | onnxruntime | fp32 |" in table and "| pilotnet_int8.tflite | tflite | int8 |" in table
+    assert table in capsys.readouterr().out   # the same table is printed
+
+
+def test_bench_on_a_directory_finds_carded_artifacts(exported, tmp_path):
+    js = tmp_path / "b.json"
+    assert main(["bench", str(exported["onnx"].parent), "-n", "5", "--warmup", "1", "--json", str(js)]) == 0
+    names = {Path(r["model"]).name for r in json.loads(js.read_text())["rows"]}
+    assert names == {"pilotnet.pt", "pilotnet_dynamic_int8.pt", "pilotnet_static_int8.pt", "pilotnet.onnx",
+                     "pilotnet.keras", "pilotnet_savedmodel", "pilotnet.tflite", "pilotnet_int8.tflite"}
+
+
+def test_bench_on_a_missing_path_is_a_clear_error(tmp_path, capsys):
+    assert main(["bench", str(tmp_path / "nothing")]) == 2
+    assert "nothing does not exist" in capsys.readouterr().err
