@@ -1,0 +1,144 @@
+"""Closed circuits: a smooth centre line resampled by arc length, with exact projection onto it.
+
+A track is given by control points (named circuits in circuits.py, or a user's points file: "x y"
+in metres per line, the loop closing from the last point back to the first). A periodic Catmull-Rom
+spline through them is resampled every ``SPACING`` metres. Malformed input (too few points, an open
+path, a line that crosses or runs into itself) is refused with a one-line reason.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+
+SPACING = 0.5            # metres between resampled centre-line points
+ROAD_WIDTH = 8.0         # asphalt width (m); the car is off track beyond ROAD_WIDTH / 2 from the line
+MIN_POINTS = 4
+
+
+def catmull_rom_closed(points: np.ndarray, samples_per_segment: int = 40) -> np.ndarray:
+    """A dense closed curve through ``points`` (centripetal-free uniform Catmull-Rom)."""
+    p = np.asarray(points, dtype=np.float64)
+    p0, p1, p2, p3 = np.roll(p, 1, 0), p, np.roll(p, -1, 0), np.roll(p, -2, 0)
+    t = np.linspace(0, 1, samples_per_segment, endpoint=False)[:, None, None]
+    curve = 0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t ** 2
+                   + (-p0 + 3 * p1 - 3 * p2 + p3) * t ** 3)
+    return curve.transpose(1, 0, 2).reshape(-1, 2)
+
+
+def resample_closed(curve: np.ndarray, spacing: float) -> np.ndarray:
+    """Points every ``spacing`` metres (the last step adjusted) along a closed polyline."""
+    closed = np.vstack([curve, curve[:1]])
+    seg = np.hypot(*np.diff(closed, axis=0).T)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    n = max(int(round(s[-1] / spacing)), MIN_POINTS)
+    targets = np.linspace(0, s[-1], n, endpoint=False)
+    return np.column_stack([np.interp(targets, s, closed[:, 0]), np.interp(targets, s, closed[:, 1])])
+
+
+@dataclass(frozen=True)
+class Projection:
+    s: float          # arc length of the closest point on the centre line (m, 0 <= s < length)
+    offset: float     # signed distance to the line (m): positive to the left of the driving direction
+    heading: float    # direction of the line at that point (rad)
+
+
+class Track:
+    def __init__(self, name: str, control_points: np.ndarray, width: float = ROAD_WIDTH) -> None:
+        pts = np.asarray(control_points, dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < MIN_POINTS:
+            raise ConfigError(f"circuit {name!r}: needs at least {MIN_POINTS} (x, y) points, got {len(pts)}")
+        if not np.all(np.isfinite(pts)):
+            raise ConfigError(f"circuit {name!r}: points must be finite numbers")
+        self.name, self.width = name, width
+        self.control_points = pts
+        self.points = resample_closed(catmull_rom_closed(pts), SPACING)
+        nxt = np.roll(self.points, -1, 0)
+        self._seg = nxt - self.points
+        self._seg_len = np.hypot(*self._seg.T)
+        self.s = np.concatenate([[0.0], np.cumsum(self._seg_len)[:-1]])
+        self.length = float(self._seg_len.sum())
+        self.headings = np.arctan2(self._seg[:, 1], self._seg[:, 0])
+        self._check_shape()
+
+    # ---- geometry ----
+
+    def curvature(self) -> np.ndarray:
+        """Signed curvature (1/m) at each resampled point."""
+        dh = np.angle(np.exp(1j * (np.roll(self.headings, -1) - self.headings)))
+        return dh / self._seg_len
+
+    def project(self, x: float, y: float) -> Projection:
+        """Exact closest point on the centre-line polyline (not just the nearest sample)."""
+        d = self.points - (x, y)
+        i = int(np.argmin(np.einsum("ij,ij->i", d, d)))
+        best = None
+        for j in (i - 1, i):
+            j %= len(self.points)
+            a, seg, seg_len = self.points[j], self._seg[j], self._seg_len[j]
+            t = float(np.clip(np.dot((x, y) - a, seg) / seg_len ** 2, 0.0, 1.0))
+            foot = a + t * seg
+            dist = float(np.hypot(*(np.array((x, y)) - foot)))
+            if best is None or dist < best[0]:
+                cross = seg[0] * (y - a[1]) - seg[1] * (x - a[0])
+                best = (dist, (self.s[j] + t * seg_len) % self.length, dist if cross >= 0 else -dist,
+                        float(self.headings[j]))
+        _, s, offset, heading = best
+        return Projection(s, offset, heading)
+
+    def pose_at(self, s: float) -> tuple[float, float, float]:
+        """(x, y, heading) of the centre line at arc length ``s``."""
+        s %= self.length
+        i = int(np.searchsorted(self.s, s, side="right") - 1)
+        t = (s - self.s[i]) / self._seg_len[i]
+        x, y = self.points[i] + t * self._seg[i]
+        return float(x), float(y), float(self.headings[i])
+
+    def bounds(self, margin: float) -> tuple[float, float, float, float]:
+        (x0, y0), (x1, y1) = self.points.min(0) - margin, self.points.max(0) + margin
+        return float(x0), float(y0), float(x1), float(y1)
+
+    # ---- validation ----
+
+    def _check_shape(self) -> None:
+        """Refuse curves that cross themselves or bring two road sections within a road width."""
+        coarse = self.points[:: max(1, int(4.0 / SPACING))]
+        n = len(coarse)
+        d = np.hypot(*(coarse[:, None, :] - coarse[None, :, :]).transpose(2, 0, 1))
+        arc = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :]) * self.length / n
+        arc = np.minimum(arc, self.length - arc)
+        close = (d < self.width * 1.25) & (arc > self.width * 3)
+        if close.any():
+            i, j = np.argwhere(close)[0]
+            what = "crosses itself" if d[i, j] < self.width * 0.25 else "runs into itself"
+            raise ConfigError(f"circuit {self.name!r}: the centre line {what} near ({coarse[i][0]:.1f}, "
+                              f"{coarse[i][1]:.1f}) m: road sections closer than {self.width * 1.25:.1f} m")
+
+
+def load_points_file(path: str | Path) -> Track:
+    """A circuit from a file of centre-line points, "x y" (or "x,y") in metres per line; # comments."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"circuit file {path} does not exist")
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.split("#")[0].replace(",", " ").strip()
+        if not line:
+            continue
+        try:
+            x, y = (float(v) for v in line.split())
+        except ValueError:
+            raise ConfigError(f"circuit file {path}:{number}: expected two numbers 'x y', got {line!r}") from None
+        rows.append((x, y))
+    pts = np.array(rows, dtype=np.float64).reshape(-1, 2)
+    if len(pts) >= 2 and np.hypot(*(pts[0] - pts[-1])) < 1e-9:
+        pts = pts[:-1]            # an explicitly repeated first point closes the loop too
+    if len(pts) >= MIN_POINTS:
+        gaps = np.hypot(*np.diff(np.vstack([pts, pts[:1]]), axis=0).T)
+        if gaps[-1] > 5 * np.median(gaps[:-1]) and gaps[-1] > 3 * ROAD_WIDTH:
+            raise ConfigError(f"circuit file {path}: not a closed loop: the last point is {gaps[-1]:.0f} m from "
+                              f"the first (typical spacing {np.median(gaps[:-1]):.1f} m)")
+    return Track(path.stem, pts)
