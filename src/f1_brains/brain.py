@@ -33,9 +33,12 @@ class Limits:
 
 @dataclass(frozen=True)
 class BrainSpec:
-    """brains/<name>.yaml. ``card``: a card file or preset name (default: the card beside the model)."""
+    """brains/<name>.yaml. ``type``: network (model + backend) or explicit (the OpenCV line follower,
+    tuned by ``params``). ``card``: a card file or preset name (default: the card beside the model)."""
     name: str
-    model: str
+    model: str = ""
+    type: str = "network"
+    params: dict[str, Any] = field(default_factory=dict)
     backend: str | None = None
     card: str | None = None
     device: str = "cpu"
@@ -68,13 +71,17 @@ class BrainSpec:
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"{source}: unknown keys {sorted(unknown)}; allowed: {sorted(known)}")
-        if "model" not in data:
+        kind = data.get("type", "network")
+        if kind not in ("network", "explicit"):
+            raise ConfigError(f"{source}: type must be network or explicit, not {kind!r}")
+        if kind == "network" and not data.get("model"):
             raise ConfigError(f"{source}: 'model' (the artifact path) is required")
         try:
             limits = Limits(**(data.get("limits") or {}))
         except TypeError as e:
             raise ConfigError(f"{source}: limits: {e}") from None
-        return cls(**{**data, "limits": limits, "options": dict(data.get("options") or {})})
+        return cls(**{**data, "limits": limits, "options": dict(data.get("options") or {}),
+                      "params": dict(data.get("params") or {})})
 
     def with_overrides(self, **overrides: Any) -> "BrainSpec":
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
@@ -154,3 +161,12 @@ class Brain:
         return {"brain": self.name, **self.backend.describe(), "card": self.card.to_dict(),
                 "limits": self.limits.__dict__, "first_inference_ms": self.first_inference_s * 1e3,
                 "warmup": self.warmup}
+
+
+def load_brain(name_or_path: str, **overrides: Any):
+    """Any brain by name or YAML path: a network Brain, or the explicit line follower."""
+    spec = BrainSpec.load(name_or_path).with_overrides(**overrides)
+    if spec.type == "explicit":
+        from .explicit import ExplicitBrain, ExplicitParams
+        return ExplicitBrain(ExplicitParams.from_dict(spec.params, spec.name), spec.limits, spec.name)
+    return Brain.from_spec(spec)

@@ -24,7 +24,7 @@ from cv_bridge import CvBridge, CvBridgeError
 from geometry_msgs.msg import Twist
 from sensor_msgs.msg import Image
 
-from .brain import Brain
+from .brain import load_brain
 from .errors import BadImage, F1BrainsError
 from .timing import format_table, summarize
 
@@ -65,7 +65,7 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
 
 
 class BrainNode:
-    def __init__(self, brain: Brain, camera_topic: str = CAMERA_TOPIC, cmd_vel_topic: str = CMD_VEL_TOPIC,
+    def __init__(self, brain, camera_topic: str = CAMERA_TOPIC, cmd_vel_topic: str = CMD_VEL_TOPIC,
                  silence_timeout: float = 1.0) -> None:
         self.brain = brain
         self.silence_timeout = silence_timeout
@@ -80,8 +80,9 @@ class BrainNode:
         self.sub = rospy.Subscriber(camera_topic, Image, self._on_image, queue_size=1, buff_size=1 << 24,
                                     tcp_nodelay=True)
         rospy.on_shutdown(self._on_shutdown)
-        rospy.loginfo("f1_brain: brain %r on %s (%s), camera %s -> %s", brain.name, brain.backend.name,
-                      brain.backend.device, camera_topic, cmd_vel_topic)
+        about = brain.describe()
+        rospy.loginfo("f1_brain: brain %r on %s (%s), camera %s -> %s", brain.name, about["backend"],
+                      about["device"], camera_topic, cmd_vel_topic)
 
     def _on_image(self, msg: Image) -> None:
         with self._cond:
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(1)   # OpenCV's thread pool only fights the inference threads for the cores
     brain_name = rospy.get_param("~brain", "pilotnet_onnx")
     try:
-        brain = Brain.load(brain_name, device=rospy.get_param("~device", None),
+        brain = load_brain(brain_name, device=rospy.get_param("~device", None),
                            threads=rospy.get_param("~threads", None))
     except F1BrainsError as e:
         rospy.logfatal("f1_brain: cannot start brain %r: %s", brain_name, e)

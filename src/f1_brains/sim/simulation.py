@@ -1,0 +1,115 @@
+"""The simulated run, without ROS: time, the car on a track, lap progress and end conditions.
+
+``Simulation.advance(dt, v, w)`` moves the car; it tracks progress along the centre line (either
+direction, from any start point), counts laps, records lap times and the car's distance to the line,
+and decides when the run ends: off track, stuck, laps completed, or timeout.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import kinematics
+from .kinematics import CarState
+from .track import Track
+
+PHYSICS_DT = 0.01   # s
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    laps: int = 1                 # 0: drive until another condition ends the run
+    timeout: float = 600.0        # sim seconds
+    stuck_time: float = 10.0      # s below stuck_speed (after the start grace period) ends the run
+    stuck_speed: float = 0.2      # m/s
+    start_grace: float = 5.0      # s
+
+
+@dataclass
+class LapRecord:
+    lap_time: float
+    distance: float
+    mean_abs_offset: float
+    max_abs_offset: float
+
+
+@dataclass
+class Simulation:
+    track: Track
+    limits: RunLimits = field(default_factory=RunLimits)
+    start_s: float = 0.0
+    reverse: bool = False
+
+    def __post_init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        x, y, heading = self.track.pose_at(self.start_s)
+        self.car = CarState(x=x, y=y, yaw=heading + (math.pi if self.reverse else 0.0))
+        self.time = 0.0
+        self.progress = 0.0                  # signed metres along the line since the start
+        self._last_s = self.track.project(x, y).s
+        self.laps: list[LapRecord] = []
+        self._lap_start_time, self._lap_distance = 0.0, 0.0
+        self._lap_offsets: list[float] = []
+        self._slow_since: float | None = None
+        self.end_reason: str | None = None
+        self.offset = 0.0
+
+    @property
+    def ended(self) -> bool:
+        return self.end_reason is not None
+
+    def advance(self, duration: float, v_cmd: float, w_cmd: float) -> None:
+        """Integrate ``duration`` seconds (in PHYSICS_DT steps) under one command; stops at a run end."""
+        steps = max(1, int(round(duration / PHYSICS_DT)))
+        dt = duration / steps
+        for _ in range(steps):
+            if self.ended:
+                return
+            before = self.car
+            self.car = kinematics.step(self.car, v_cmd, w_cmd, dt)
+            self.time += dt
+            self._lap_distance += math.hypot(self.car.x - before.x, self.car.y - before.y)
+            self._update_progress()
+            self._check_end()
+
+    def _update_progress(self) -> None:
+        p = self.track.project(self.car.x, self.car.y)
+        ds = (p.s - self._last_s + self.track.length / 2) % self.track.length - self.track.length / 2
+        self._last_s = p.s
+        self.progress += -ds if self.reverse else ds
+        self.offset = p.offset
+        self._lap_offsets.append(abs(p.offset))
+        if self.progress >= (len(self.laps) + 1) * self.track.length:
+            offsets = np.asarray(self._lap_offsets)
+            self.laps.append(LapRecord(self.time - self._lap_start_time, self._lap_distance,
+                                       float(offsets.mean()), float(offsets.max())))
+            self._lap_start_time, self._lap_distance, self._lap_offsets = self.time, 0.0, []
+
+    def _check_end(self) -> None:
+        lim = self.limits
+        if abs(self.offset) > self.track.width / 2:
+            self.end_reason = f"off track: {abs(self.offset):.1f} m from the centre line at {self.progress:.0f} m"
+        elif lim.laps and len(self.laps) >= lim.laps:
+            self.end_reason = f"completed {len(self.laps)} lap(s)"
+        elif self.time >= lim.timeout:
+            self.end_reason = f"timeout after {lim.timeout:.0f} s"
+        elif self.time > lim.start_grace and abs(self.car.v) < lim.stuck_speed:
+            self._slow_since = self._slow_since if self._slow_since is not None else self.time
+            if self.time - self._slow_since >= lim.stuck_time:
+                self.end_reason = f"stuck: below {lim.stuck_speed} m/s for {lim.stuck_time:.0f} s"
+        else:
+            self._slow_since = None
+
+    def end(self, reason: str) -> None:
+        """End the run from outside (e.g. the brain went silent)."""
+        if not self.ended:
+            self.end_reason = reason
+
+    def summary(self) -> dict:
+        return {"circuit": self.track.name, "circuit_length_m": self.track.length, "end_reason": self.end_reason,
+                "sim_time_s": self.time, "progress_m": self.progress,
+                "laps": [lap.__dict__ for lap in self.laps]}
