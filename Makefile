@@ -8,11 +8,14 @@ export ROS_HOME ?= $(CURDIR)/out/ros
 export PYTHONUNBUFFERED := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-BRAIN ?= pilotnet_onnx
+BRAIN ?= explicit
+CIRCUIT ?= simple_circuit
+MODE ?= lockstep
+REPLAY_BRAIN ?= pilotnet_onnx
 FRAMES ?= 400
 MODELS := models/untrained
 
-.PHONY: bootstrap models run test test-fast bench info
+.PHONY: bootstrap models run replay test test-fast bench info
 bootstrap:
 	@bash scripts/bootstrap.sh
 
@@ -22,10 +25,16 @@ $(MODELS)/.exported: src/f1_brains/zoo/pilotnet.py src/f1_brains/zoo/export.py s
 	f1-brains export --out $(MODELS)
 	@touch $@
 
-# Main job: the brain node drives on a replayed camera stream (20 Hz) and prints its timing summary.
+# Main job: one headless lap of the embedded simulator with a shipped brain; prints the lap's numbers
+# and the brain's timings, and leaves the run files in out/run/.
 run: bootstrap models
-	roslaunch f1_brains camera_replay.launch brain:=$(BRAIN) frames:=$(FRAMES) \
-	    summary_file:=$(CURDIR)/out/run_summary.json
+	roslaunch f1_brains drive.launch circuit:=$(CIRCUIT) brain:=$(BRAIN) mode:=$(MODE) laps:=1 \
+	    out:=$(CURDIR)/out/run
+
+# A network brain on a replayed 20 Hz camera stream (synthetic frames): inference timings in the node.
+replay: bootstrap models
+	roslaunch f1_brains camera_replay.launch brain:=$(REPLAY_BRAIN) frames:=$(FRAMES) \
+	    summary_file:=$(CURDIR)/out/replay_summary.json
 
 test: bootstrap models
 	python -m pytest test/

@@ -9,13 +9,10 @@ shutdown. Parameters (all private): ``brain`` (name or YAML path), ``camera_topi
 """
 from __future__ import annotations
 
-import json
-import os
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -26,6 +23,7 @@ from sensor_msgs.msg import Image
 
 from .brain import load_brain
 from .errors import BadImage, F1BrainsError
+from .files import write_json_atomic
 from .timing import format_table, summarize
 
 CAMERA_TOPIC = "/F1ROS/cameraL/image_raw"
@@ -54,14 +52,6 @@ class FrameLog:
         return {"frames": {"received": self.received, "processed": self.processed, "skipped": self.skipped,
                            "faults": self.faults, "silences": self.silences},
                 "timings": {name: summarize(values) for name, values in stages.items()}}
-
-
-def write_json_atomic(path: str | Path, data: Any) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
 
 
 class BrainNode:

@@ -1,0 +1,239 @@
+"""The simulator's ROS node: the topics of the Gazebo F1 car, two time modes, run end conditions.
+
+Publishes the camera (sensor_msgs/Image rgb8 640x480 + CameraInfo), nav_msgs/Odometry and /clock;
+drives the car from geometry_msgs/Twist on the cmd_vel topic (planar-move semantics, acceleration
+limited). ``~mode``:
+- realtime: sim time follows the wall clock (x ``~speedup``); a slow brain drives on stale commands.
+- lockstep: after each camera frame the sim waits for the brain's command, applies it ``~latency``
+  sim-seconds later (modelled, not measured) and advances one camera period: reproducible bit for bit.
+The run ends on: off track, stuck, ``~laps`` completed, ``~timeout``, or (lockstep) a brain silent for
+``~brain_timeout`` wall seconds. The reason goes to ``~run_end`` (std_msgs/String, latched) and the log;
+a summary JSON goes to ``~summary_file``; with ``~exit_on_end`` the node exits (headless runs end).
+Services ``~reset``, ``~pause``, ``~unpause`` (std_srvs/Empty).
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Any
+
+import cv2
+import rospy
+from geometry_msgs.msg import Quaternion, Twist
+from nav_msgs.msg import Odometry
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import String
+from std_srvs.srv import Empty, EmptyResponse
+
+from ..errors import F1BrainsError
+from ..files import write_json_atomic
+from . import circuits
+from .renderer import HEIGHT, WIDTH, Appearance, Renderer, camera_matrix
+from .simulation import PHYSICS_DT, RunLimits, Simulation
+
+MAX_ABS_COMMAND = 100.0   # |v| m/s or |w| rad/s beyond this is treated as garbage
+
+
+def sim_stamp(t: float) -> rospy.Time:
+    return rospy.Time.from_sec(t)
+
+
+class SimNode:
+    def __init__(self) -> None:
+        p = lambda name, default: rospy.get_param("~" + name, default)  # noqa: E731
+        self.track = circuits.load(str(p("circuit", "simple_circuit")))
+        seed = int(p("appearance_seed", -1))
+        self.renderer = Renderer(self.track, Appearance() if seed < 0 else Appearance.varied(seed))
+        self.mode = str(p("mode", "lockstep"))
+        if self.mode not in ("realtime", "lockstep"):
+            raise F1BrainsError(f"~mode must be realtime or lockstep, not {self.mode!r}")
+        self.period = 1.0 / float(p("rate", 20.0))
+        self.speedup = float(p("speedup", 1.0 if self.mode == "realtime" else 0.0))
+        if self.mode == "realtime" and self.speedup <= 0:
+            raise F1BrainsError(f"~speedup must be > 0 in realtime mode, not {self.speedup}")
+        self.latency = float(p("latency", 0.02))
+        self.brain_timeout = float(p("brain_timeout", 20.0))
+        self.exit_on_end = bool(p("exit_on_end", True))
+        self.summary_file = str(p("summary_file", ""))
+        limits = RunLimits(laps=int(p("laps", 1)), timeout=float(p("timeout", 600.0)))
+        self.sim = Simulation(self.track, limits, start_s=float(p("start_s", 0.0)), reverse=bool(p("reverse", False)))
+
+        self.cmd = (0.0, 0.0)
+        self.cmd_count = 0
+        self._cmd_cond = threading.Condition()
+        self.paused = False
+        self.frames = 0
+        self.image = None
+
+        self.pub_image = rospy.Publisher(p("camera_topic", "/F1ROS/cameraL/image_raw"), Image, queue_size=1)
+        self.pub_info = rospy.Publisher(p("camera_info_topic", "/F1ROS/cameraL/camera_info"), CameraInfo, queue_size=1)
+        self.pub_odom = rospy.Publisher(p("odom_topic", "/F1ROS/odom"), Odometry, queue_size=10)
+        self.pub_clock = rospy.Publisher("/clock", Clock, queue_size=10)
+        self.pub_end = rospy.Publisher("~run_end", String, queue_size=1, latch=True)
+        rospy.Subscriber(p("cmd_vel_topic", "/F1ROS/cmd_vel"), Twist, self._on_cmd, queue_size=10, tcp_nodelay=True)
+        rospy.Service("~reset", Empty, self._reset)
+        rospy.Service("~pause", Empty, lambda _: self._set_paused(True))
+        rospy.Service("~unpause", Empty, lambda _: self._set_paused(False))
+        self.info = self._camera_info()
+        rospy.loginfo("f1_sim: %s (%.0f m), %s mode, %.0f Hz camera, %d lap(s)", self.track.name, self.track.length,
+                      self.mode, 1 / self.period, limits.laps)
+
+    # ---- inputs ----
+
+    def _on_cmd(self, msg: Twist) -> None:
+        v, w = msg.linear.x, msg.angular.z
+        if not (math.isfinite(v) and math.isfinite(w)) or abs(v) > MAX_ABS_COMMAND or abs(w) > MAX_ABS_COMMAND:
+            rospy.logwarn_throttle(2.0, f"f1_sim: ignoring cmd_vel v={v} w={w}; stopping the car")
+            v, w = 0.0, 0.0
+        with self._cmd_cond:
+            self.cmd = (v, w)
+            self.cmd_count += 1
+            self._cmd_cond.notify_all()
+
+    def _reset(self, _req) -> EmptyResponse:
+        self.sim.reset()
+        with self._cmd_cond:
+            self.cmd = (0.0, 0.0)
+        rospy.loginfo("f1_sim: reset to the start")
+        return EmptyResponse()
+
+    def _set_paused(self, paused: bool) -> EmptyResponse:
+        self.paused = paused
+        rospy.loginfo("f1_sim: %s", "paused" if paused else "running")
+        return EmptyResponse()
+
+    # ---- outputs ----
+
+    def _camera_info(self) -> CameraInfo:
+        info = CameraInfo()
+        info.header.frame_id = "F1ROS/cameraL"
+        info.width, info.height = WIDTH, HEIGHT
+        k = camera_matrix()
+        info.K = k.reshape(-1).tolist()
+        info.P = [k[0, 0], 0, k[0, 2], 0, 0, k[1, 1], k[1, 2], 0, 0, 0, 1, 0]
+        info.R = [1, 0, 0, 0, 1, 0, 0, 0, 1]
+        info.D = [0.0] * 5
+        info.distortion_model = "plumb_bob"
+        return info
+
+    def publish_clock(self) -> None:
+        self.pub_clock.publish(Clock(clock=sim_stamp(self.sim.time)))
+
+    def publish_frame(self) -> None:
+        car, stamp = self.sim.car, sim_stamp(self.sim.time)
+        self.image = self.renderer.render(car.x, car.y, car.yaw, out=self.image)
+        msg = Image(height=HEIGHT, width=WIDTH, encoding="rgb8", is_bigendian=0, step=WIDTH * 3,
+                    data=self.image.tobytes())
+        msg.header.stamp, msg.header.frame_id, msg.header.seq = stamp, "F1ROS/cameraL", self.frames
+        self.info.header.stamp = stamp
+        self.pub_image.publish(msg)
+        self.pub_info.publish(self.info)
+        odom = Odometry()
+        odom.header.stamp, odom.header.frame_id, odom.child_frame_id = stamp, "odom", "xf1"
+        odom.pose.pose.position.x, odom.pose.pose.position.y = car.x, car.y
+        odom.pose.pose.orientation = Quaternion(0.0, 0.0, math.sin(car.yaw / 2), math.cos(car.yaw / 2))
+        odom.twist.twist.linear.x, odom.twist.twist.angular.z = car.v, car.w
+        self.pub_odom.publish(odom)
+        self.frames += 1
+
+    # ---- time modes ----
+
+    def wait_for_brain(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.pub_image.get_num_connections() == 0 and time.monotonic() < deadline and not rospy.is_shutdown():
+            self.publish_clock()
+            time.sleep(0.05)
+
+    def run_realtime(self) -> None:
+        wall0, sim0 = time.monotonic(), self.sim.time
+        next_frame = self.sim.time
+        while not rospy.is_shutdown() and not self.sim.ended:
+            if self.paused:
+                time.sleep(0.05)
+                wall0, sim0 = time.monotonic(), self.sim.time
+                continue
+            target = sim0 + (time.monotonic() - wall0) * self.speedup
+            while self.sim.time + PHYSICS_DT <= target and not self.sim.ended:
+                self.sim.advance(PHYSICS_DT, *self.cmd)
+            self.publish_clock()
+            if self.sim.time >= next_frame:
+                self.publish_frame()
+                next_frame += self.period
+            ahead = (self.sim.time + PHYSICS_DT - sim0) / self.speedup - (time.monotonic() - wall0)
+            if ahead > 0:
+                time.sleep(ahead)
+
+    def run_lockstep(self) -> None:
+        resend = 1.0   # s: republish a frame the brain may have missed while starting
+        wall0, sim0 = time.monotonic(), self.sim.time
+        while not rospy.is_shutdown() and not self.sim.ended:
+            if self.paused:
+                time.sleep(0.05)
+                continue
+            previous = self.cmd
+            with self._cmd_cond:
+                seen = self.cmd_count
+            waited = 0.0
+            answered = False
+            while not answered and waited < self.brain_timeout and not rospy.is_shutdown():
+                self.publish_clock()
+                self.publish_frame()
+                with self._cmd_cond:
+                    answered = self._cmd_cond.wait_for(lambda: self.cmd_count > seen, timeout=resend)
+                waited += resend
+            if not answered:
+                self.sim.end(f"brain silent: no command for {self.brain_timeout:.0f} s in lockstep mode")
+                break
+            self.sim.advance(self.latency, *previous)
+            self.publish_clock()
+            self.sim.advance(self.period - self.latency, *self.cmd)
+            if self.speedup > 0:   # optional pacing: at most speedup x real time
+                ahead = (self.sim.time - sim0) / self.speedup - (time.monotonic() - wall0)
+                if ahead > 0:
+                    time.sleep(ahead)
+
+    def run(self) -> dict[str, Any]:
+        self.wait_for_brain()
+        wall0 = time.monotonic()
+        (self.run_lockstep if self.mode == "lockstep" else self.run_realtime)()
+        if not self.sim.ended:
+            self.sim.end("shut down before the run ended")
+        self.publish_clock()
+        summary = {**self.sim.summary(), "mode": self.mode, "frames": self.frames,
+                   "wall_time_s": time.monotonic() - wall0}
+        self.pub_end.publish(String(data=self.sim.end_reason))
+        rospy.loginfo("f1_sim: run ended: %s", self.sim.end_reason)
+        if self.summary_file:
+            write_json_atomic(self.summary_file, summary)
+        print("\n" + format_run(summary), flush=True)
+        return summary
+
+
+def format_run(summary: dict[str, Any]) -> str:
+    lines = [f"{summary['circuit']} ({summary['circuit_length_m']:.0f} m), {summary['mode']} mode: "
+             f"{summary['end_reason']} after {summary['sim_time_s']:.1f} s sim, {summary['wall_time_s']:.1f} s wall, "
+             f"{summary['frames']} frames",
+             "| lap | time s | distance m | avg speed m/s | mean abs offset m | max abs offset m |",
+             "|---|---|---|---|---|---|"]
+    for i, lap in enumerate(summary["laps"], 1):
+        lines.append(f"| {i} | {lap['lap_time']:.2f} | {lap['distance']:.1f} | {lap['distance'] / lap['lap_time']:.2f} | "
+                     f"{lap['mean_abs_offset']:.3f} | {lap['max_abs_offset']:.3f} |")
+    if not summary["laps"]:
+        lines.append(f"| - | no lap completed ({summary['progress_m']:.0f} m driven along the line) | | | | |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    rospy.init_node("f1_sim")
+    cv2.setNumThreads(1)
+    try:
+        node = SimNode()
+    except F1BrainsError as e:
+        rospy.logfatal("f1_sim: %s", e)
+        return 1
+    node.run()
+    if not node.exit_on_end:
+        rospy.spin()
+    return 0
