@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -46,3 +49,27 @@ def reference_outputs(reference_model, frames) -> np.ndarray:
 def nan_model() -> Path:
     """A TorchScript model that answers NaN, with a card (made by test/ros/make_nan_model.py)."""
     return REPO / "test/ros/nan.pt"
+
+
+def ros_env(tmp_path: Path) -> dict[str, str]:
+    """The environment nodes need: this venv's python first, this package on ROS_PACKAGE_PATH."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    env["ROS_PACKAGE_PATH"] = ":".join(p for p in (str(REPO), env.get("ROS_PACKAGE_PATH")) if p)
+    env["ROS_HOME"] = str(tmp_path / "ros")
+    return env
+
+
+@pytest.fixture
+def rostest(tmp_path):
+    """Run test/ros/NAME.test; return the JUnit counts of its test node (rostest's own exit code and
+    "OK" ignore failures inside the test node, so its report is read instead)."""
+    def run(name: str, timeout: float = 400) -> tuple[dict[str, int], str]:
+        result = subprocess.run(["rostest", str(REPO / "test/ros" / f"{name}.test")], env=ros_env(tmp_path),
+                                capture_output=True, text=True, timeout=timeout)
+        output = (result.stdout + result.stderr)[-8000:]
+        reports = [r for r in (tmp_path / "ros/test_results/f1_brains").glob("rosunit-*.xml")]
+        assert result.returncode == 0 and len(reports) == 1, output
+        suite = ET.parse(reports[0]).getroot()
+        return {k: int(suite.get(k, 0)) for k in ("tests", "failures", "errors")}, output
+    return run

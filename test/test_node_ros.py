@@ -1,35 +1,28 @@
-"""The brain node under rostest with a real master (test/ros/brain_node.test), and `make run`'s launch."""
+"""ROS end-to-end: the nodes under rostest with a real master, and the launch files users run."""
 import json
-import os
-import xml.etree.ElementTree as ET
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def ros_env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"   # nodes run under this venv's python
-    env["ROS_PACKAGE_PATH"] = ":".join(p for p in (str(REPO), env.get("ROS_PACKAGE_PATH")) if p)
-    env["ROS_HOME"] = str(tmp_path / "ros")
-    return env
+from conftest import ros_env
 
 
 @pytest.mark.slow
-def test_brain_node_under_rostest(tmp_path):
-    result = subprocess.run(["rostest", str(REPO / "test/ros/brain_node.test")],
-                            env=ros_env(tmp_path), capture_output=True, text=True, timeout=400)
-    output = result.stdout + result.stderr
-    # rostest's own exit code and "OK" ignore failures inside the test node: read its JUnit report.
-    reports = list((tmp_path / "ros/test_results/f1_brains").glob("rosunit-brain_node_checks.xml"))
-    assert result.returncode == 0 and reports, output[-6000:]
-    suite = ET.parse(reports[0]).getroot()
-    counts = {k: int(suite.get(k, 0)) for k in ("tests", "failures", "errors")}
-    assert counts == {"tests": 6, "failures": 0, "errors": 0}, output[-6000:]
+def test_brain_node_under_rostest(rostest):
+    counts, output = rostest("brain_node")
+    assert counts == {"tests": 6, "failures": 0, "errors": 0}, output
+
+
+@pytest.mark.slow
+def test_explicit_brain_laps_the_simulator_in_lockstep(rostest):
+    counts, output = rostest("sim_lap")
+    assert counts == {"tests": 1, "failures": 0, "errors": 0}, output
+
+
+@pytest.mark.slow
+def test_simulator_inputs(rostest):
+    counts, output = rostest("sim_inputs")
+    assert counts == {"tests": 4, "failures": 0, "errors": 0}, output
 
 
 @pytest.mark.slow
@@ -45,3 +38,17 @@ def test_camera_replay_launch_prints_and_writes_the_summary(tmp_path):
     assert frames["processed"] >= 38 and frames["faults"] == 0, frames
     assert summary["timings"]["inference"]["n"] == frames["processed"]
     assert summary["brain"]["backend"] == "tflite"
+
+
+@pytest.mark.slow
+def test_headless_circuit_launch_ends_by_itself_and_writes_run_files(tmp_path):
+    out = tmp_path / "run"
+    result = subprocess.run(["roslaunch", "f1_brains", "nurburgring.launch", "brain:=explicit", f"out:={out}",
+                             "-p", "11412"], env=ros_env(tmp_path), capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    sim = json.loads((out / "sim_summary.json").read_text())
+    brain = json.loads((out / "brain_summary.json").read_text())
+    assert sim["end_reason"] == "completed 1 lap(s)" and sim["mode"] == "lockstep", output[-4000:]
+    assert 80 < sim["laps"][0]["lap_time"] < 100
+    assert brain["frames"]["processed"] == sim["frames"] and brain["frames"]["faults"] == 0
+    assert "| 1 |" in output    # the lap table was printed

@@ -1,4 +1,4 @@
-"""`f1-brains <command>`: info, bench, export."""
+"""`f1-brains <command>`: info, bench, export, sim-pictures, sim-bench."""
 from __future__ import annotations
 
 import argparse
@@ -129,16 +129,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"bench: skipped {path}: {e}", file=sys.stderr)
     if not rows:
         return 1
-    command = "f1-brains " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("f1-brains") else "f1-brains bench"
+    command = this_command("f1-brains bench")
     table = bench_markdown(rows, command)
     print(table)
-    if args.markdown:
-        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.markdown).write_text(table)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"command": command, "versions": versions(), "rows": rows}, indent=2))
+    write_outputs(args, table, {"command": command, "versions": versions(), "rows": rows})
     return 0
+
+
+def write_outputs(args: argparse.Namespace, markdown: str, data: dict[str, Any]) -> None:
+    """Write ``--markdown`` and ``--json`` files when asked for."""
+    for path, text in ((args.markdown, markdown), (args.json, json.dumps(data, indent=2))):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text)
+
+
+def this_command(default: str) -> str:
+    """The command line as typed, for the 'measured with' line of reports."""
+    return "f1-brains " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("f1-brains") else default
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -158,6 +166,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sim_pictures(args: argparse.Namespace) -> int:
+    from .sim import docs
+    for path in docs.pictures(Path(args.out)):
+        print(path)
+    return 0
+
+
+def cmd_sim_bench(args: argparse.Namespace) -> int:
+    from .sim import docs
+    command = this_command("f1-brains sim-bench")
+    result = docs.sim_bench(frames=args.frames)
+    table = docs.sim_bench_markdown(result, command)
+    print(table)
+    write_outputs(args, table, {"command": command, **result})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="f1-brains", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -174,12 +199,19 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--weights", help="PyTorch state_dict of a trained PilotNet (default: untrained)")
     exp.add_argument("--seed", type=int, default=0, help="initial-weight seed when no --weights")
     exp.add_argument("--formats", nargs="*", help="subset of formats (default: all)")
+    pics = sub.add_parser("sim-pictures", help="write camera views and maps of every circuit (PNG)")
+    pics.add_argument("--out", default="docs/sim", help="output directory (default: docs/sim)")
+    simb = sub.add_parser("sim-bench", help="simulator speed: renderer frames/s on one core, offline laps/minute")
+    simb.add_argument("--frames", type=int, default=600, help="timed renders")
+    simb.add_argument("--markdown", help="also write the table to this file")
+    simb.add_argument("--json", help="also write the raw numbers to this JSON file")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"info": cmd_info, "bench": cmd_bench, "export": cmd_export}[args.command]
+    handler = {"info": cmd_info, "bench": cmd_bench, "export": cmd_export,
+               "sim-pictures": cmd_sim_pictures, "sim-bench": cmd_sim_bench}[args.command]
     try:
         return handler(args)
     except F1BrainsError as e:

@@ -8,7 +8,8 @@ limited). ``~mode``:
   sim-seconds later (modelled, not measured) and advances one camera period: reproducible bit for bit.
 The run ends on: off track, stuck, ``~laps`` completed, ``~timeout``, or (lockstep) a brain silent for
 ``~brain_timeout`` wall seconds. The reason goes to ``~run_end`` (std_msgs/String, latched) and the log;
-a summary JSON goes to ``~summary_file``; with ``~exit_on_end`` the node exits (headless runs end).
+a summary JSON goes to ``~summary_file``; with ``~exit_on_end`` the node exits (headless runs end),
+otherwise a reset starts the next run.
 Services ``~reset``, ``~pause``, ``~unpause`` (std_srvs/Empty).
 """
 from __future__ import annotations
@@ -64,6 +65,7 @@ class SimNode:
         self.cmd_count = 0
         self._cmd_cond = threading.Condition()
         self.paused = False
+        self._reset_requested = threading.Event()
         self.frames = 0
         self.image = None
 
@@ -93,11 +95,19 @@ class SimNode:
             self._cmd_cond.notify_all()
 
     def _reset(self, _req) -> EmptyResponse:
+        self._reset_requested.set()   # carried out by the simulation loop, between steps
+        return EmptyResponse()
+
+    def _apply_reset(self) -> bool:
+        """Reset the run if asked to; True when it happened (the caller re-anchors its pacing)."""
+        if not self._reset_requested.is_set():
+            return False
+        self._reset_requested.clear()
         self.sim.reset()
         with self._cmd_cond:
             self.cmd = (0.0, 0.0)
         rospy.loginfo("f1_sim: reset to the start")
-        return EmptyResponse()
+        return True
 
     def _set_paused(self, paused: bool) -> EmptyResponse:
         self.paused = paused
@@ -150,6 +160,8 @@ class SimNode:
         wall0, sim0 = time.monotonic(), self.sim.time
         next_frame = self.sim.time
         while not rospy.is_shutdown() and not self.sim.ended:
+            if self._apply_reset():
+                wall0, sim0, next_frame = time.monotonic(), self.sim.time, self.sim.time
             if self.paused:
                 time.sleep(0.05)
                 wall0, sim0 = time.monotonic(), self.sim.time
@@ -169,6 +181,8 @@ class SimNode:
         resend = 1.0   # s: republish a frame the brain may have missed while starting
         wall0, sim0 = time.monotonic(), self.sim.time
         while not rospy.is_shutdown() and not self.sim.ended:
+            if self._apply_reset():
+                wall0, sim0 = time.monotonic(), self.sim.time
             if self.paused:
                 time.sleep(0.05)
                 continue
@@ -195,13 +209,24 @@ class SimNode:
                     time.sleep(ahead)
 
     def run(self) -> dict[str, Any]:
+        """Run until the run ends; without ``~exit_on_end``, a reset then starts the next run."""
         self.wait_for_brain()
-        wall0 = time.monotonic()
+        while True:
+            summary = self._run_once()
+            if self.exit_on_end:
+                return summary
+            while not self._reset_requested.wait(0.1):
+                if rospy.is_shutdown():
+                    return summary
+
+    def _run_once(self) -> dict[str, Any]:
+        self._apply_reset()   # a reset that ended the wait between runs
+        wall0, frames0 = time.monotonic(), self.frames
         (self.run_lockstep if self.mode == "lockstep" else self.run_realtime)()
         if not self.sim.ended:
             self.sim.end("shut down before the run ended")
         self.publish_clock()
-        summary = {**self.sim.summary(), "mode": self.mode, "frames": self.frames,
+        summary = {**self.sim.summary(), "mode": self.mode, "frames": self.frames - frames0,
                    "wall_time_s": time.monotonic() - wall0}
         self.pub_end.publish(String(data=self.sim.end_reason))
         rospy.loginfo("f1_sim: run ended: %s", self.sim.end_reason)
@@ -234,6 +259,4 @@ def main() -> int:
         rospy.logfatal("f1_sim: %s", e)
         return 1
     node.run()
-    if not node.exit_on_end:
-        rospy.spin()
     return 0

@@ -41,15 +41,17 @@ class Appearance:
 
     @classmethod
     def varied(cls, seed: int) -> "Appearance":
+        """Lighting, surface tones and a slight tint vary; asphalt stays grey and grass stays green."""
         rng = np.random.default_rng(seed)
 
-        def jitter(colour: tuple[int, int, int], amount: float) -> tuple[int, int, int]:
-            return tuple(int(np.clip(c + rng.normal(0, amount), 0, 255)) for c in colour)
+        def jitter(colour: tuple[int, int, int], shade: float, tint: float) -> tuple[int, int, int]:
+            common = rng.normal(0, shade)   # same shift on every channel: lighter or darker, not another hue
+            return tuple(int(np.clip(c + common + rng.normal(0, tint), 0, 255)) for c in colour)
 
         base = cls()
-        return cls(asphalt=jitter(base.asphalt, 18), grass=jitter(base.grass, 20),
-                   red_line=jitter(base.red_line, 15), edge_line=jitter(base.edge_line, 10),
-                   sky_top=jitter(base.sky_top, 20), sky_horizon=jitter(base.sky_horizon, 15),
+        return cls(asphalt=jitter(base.asphalt, 20, 4), grass=jitter(base.grass, 15, 8),
+                   red_line=jitter(base.red_line, 10, 6), edge_line=jitter(base.edge_line, 10, 3),
+                   sky_top=jitter(base.sky_top, 20, 8), sky_horizon=jitter(base.sky_horizon, 15, 6),
                    brightness=float(rng.uniform(0.7, 1.25)), texture_noise=float(rng.uniform(2, 12)), seed=seed)
 
 
