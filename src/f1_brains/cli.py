@@ -1,4 +1,4 @@
-"""`f1-brains <command>`: info, bench, export, sim-pictures, sim-bench."""
+"""`f1-brains <command>`: info, bench, export, sim-pictures, sim-bench, evaluate."""
 from __future__ import annotations
 
 import argparse
@@ -183,6 +183,20 @@ def cmd_sim_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import RunSpec, evaluate, results_markdown
+    from .sim.circuits import CIRCUITS
+    circuits = list(CIRCUITS) if args.circuits == ["all"] else args.circuits
+    brains = sorted(p.stem for p in paths.brains_dir().glob("*.yaml")) if args.brains == ["all"] else args.brains
+    specs = [RunSpec(b, c, m, args.laps, r, args.timeout) for b in brains for c in circuits for m in args.modes
+             for r in range(args.repeats)]
+    results = evaluate(specs, args.out, args.jobs)
+    table = results_markdown(results, this_command("f1-brains evaluate"))
+    print(table)
+    write_outputs(args, table, {"command": this_command("f1-brains evaluate"), "results": results})
+    return 0 if all(r["completed"] for r in results) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="f1-brains", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -205,13 +219,24 @@ def build_parser() -> argparse.ArgumentParser:
     simb.add_argument("--frames", type=int, default=600, help="timed renders")
     simb.add_argument("--markdown", help="also write the table to this file")
     simb.add_argument("--json", help="also write the raw numbers to this JSON file")
+    ev = sub.add_parser("evaluate", help="closed-loop runs of brains on circuits, headless, in parallel")
+    ev.add_argument("--brains", nargs="+", default=["explicit"], help="brain names, or all")
+    ev.add_argument("--circuits", nargs="+", default=["all"], help="circuit names or points files, or all")
+    ev.add_argument("--modes", nargs="+", default=["lockstep"], choices=["lockstep", "realtime"])
+    ev.add_argument("--laps", type=int, default=1)
+    ev.add_argument("--repeats", type=int, default=1)
+    ev.add_argument("--timeout", type=float, default=600.0, help="sim seconds per run")
+    ev.add_argument("--jobs", type=int, default=1, help="runs in parallel, each with its own ROS master")
+    ev.add_argument("--out", default="out/evaluate", help="run directory (finished runs are reused)")
+    ev.add_argument("--markdown", help="also write the table to this file")
+    ev.add_argument("--json", help="also write the results to this JSON file")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"info": cmd_info, "bench": cmd_bench, "export": cmd_export,
-               "sim-pictures": cmd_sim_pictures, "sim-bench": cmd_sim_bench}[args.command]
+               "sim-pictures": cmd_sim_pictures, "sim-bench": cmd_sim_bench, "evaluate": cmd_evaluate}[args.command]
     try:
         return handler(args)
     except F1BrainsError as e:

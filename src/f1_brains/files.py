@@ -14,3 +14,7 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
     tmp.write_text(json.dumps(data, indent=2, default=str))
     os.replace(tmp, path)
     return path
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text())

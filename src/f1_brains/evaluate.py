@@ -1,0 +1,129 @@
+"""Closed-loop runs of brains on circuits, headless: each run its own ROS master, K at a time.
+
+A run is `roslaunch f1_brains drive.launch` on its own master port with ROS_HOME and run files in
+OUT/<brain>/<circuit>/<mode>/r<repeat>/. Its result (the simulator's and the brain's summaries,
+condensed) is saved as result.json there, so an interrupted matrix resumes where it stopped and a
+failed run is recorded with its reason without stopping the others.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from .files import read_json, write_json_atomic
+from .paths import package_root
+
+BASE_PORT = 11700
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    brain: str
+    circuit: str
+    mode: str = "lockstep"
+    laps: int = 1
+    repeat: int = 0
+    timeout: float = 600.0   # sim seconds
+
+    @property
+    def key(self) -> str:
+        return f"{self.brain}/{self.circuit}/{self.mode}/r{self.repeat}"
+
+    def wall_limit(self) -> float:
+        """Wall seconds before a run is killed: realtime runs take their sim time, lockstep far less."""
+        return self.timeout + 180.0 if self.mode == "realtime" else max(300.0, self.timeout)
+
+
+def condense(spec: RunSpec, sim: dict[str, Any], brain: dict[str, Any]) -> dict[str, Any]:
+    laps = sim.get("laps", [])
+    lap = laps[0] if laps else None
+    timings = brain.get("timings", {})
+    return {**spec.__dict__, "end_reason": sim.get("end_reason"), "completed": len(laps) >= spec.laps,
+            "lap_time_s": lap["lap_time"] if lap else None,
+            "average_speed": lap["distance"] / lap["lap_time"] if lap else None,
+            "mean_abs_offset_m": lap["mean_abs_offset"] if lap else None,
+            "max_abs_offset_m": lap["max_abs_offset"] if lap else None,
+            "progress_m": sim.get("progress_m"), "sim_time_s": sim.get("sim_time_s"),
+            "wall_time_s": sim.get("wall_time_s"), "frames": brain.get("frames", {}),
+            "inference_p50_ms": timings.get("inference", {}).get("p50_ms"),
+            "inference_p99_ms": timings.get("inference", {}).get("p99_ms"),
+            "backend": brain.get("brain", {}).get("backend")}
+
+
+def run_one(spec: RunSpec, out_root: Path, port: int) -> dict[str, Any]:
+    out = out_root / spec.key
+    done = out / "result.json"
+    if done.is_file():
+        return read_json(done)
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "ROS_HOME": str(out / "ros"), "ROS_MASTER_URI": f"http://localhost:{port}",
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "ROS_PACKAGE_PATH": ":".join(p for p in (str(package_root()), os.environ.get("ROS_PACKAGE_PATH")) if p)}
+    cmd = ["roslaunch", "-p", str(port), "f1_brains", "drive.launch", f"circuit:={spec.circuit}",
+           f"brain:={spec.brain}", f"mode:={spec.mode}", f"laps:={spec.laps}", f"timeout:={spec.timeout}",
+           f"out:={out}"]
+    with open(out / "launch.log", "w") as log:
+        try:
+            subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=spec.wall_limit())
+            error = None
+        except subprocess.TimeoutExpired:
+            error = f"killed after {spec.wall_limit():.0f} s wall"
+    sim, brain = out / "sim_summary.json", out / "brain_summary.json"
+    if sim.is_file() and brain.is_file():
+        result = condense(spec, read_json(sim), read_json(brain))
+    else:
+        missing = ", ".join(p.name for p in (sim, brain) if not p.is_file())
+        result = {**spec.__dict__, "completed": False,
+                  "end_reason": error or f"run failed: no {missing} (see {out / 'launch.log'})"}
+    write_json_atomic(done, result)
+    return result
+
+
+def evaluate(specs: Iterable[RunSpec], out_root: str | Path, jobs: int = 1, progress: bool = True) -> list[dict]:
+    """Run every spec (reusing finished ones), ``jobs`` at a time; results in the order given."""
+    from tqdm import tqdm
+    specs, out_root = list(specs), Path(out_root)
+    ports = list(range(BASE_PORT, BASE_PORT + jobs))
+    free, lock = list(ports), threading.Lock()
+
+    def task(spec: RunSpec) -> dict[str, Any]:
+        with lock:
+            port = free.pop()
+        try:
+            return run_one(spec, out_root, port)
+        finally:
+            with lock:
+                free.append(port)
+
+    results: dict[str, dict] = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool, \
+            tqdm(total=len(specs), desc="runs", unit="run", disable=not progress, file=sys.stderr) as bar:
+        futures = {pool.submit(task, spec): spec for spec in specs}
+        for future in as_completed(futures):
+            spec = futures[future]
+            results[spec.key] = future.result()
+            bar.set_postfix_str(f"{spec.key}: {results[spec.key]['end_reason']}", refresh=False)
+            bar.update()
+    return [results[s.key] for s in specs]
+
+
+def results_markdown(results: list[dict], command: str) -> str:
+    lines = [f"Made by `{command}` on this 2-core machine, {time.strftime('%Y-%m-%d', time.gmtime())}. "
+             "Offsets are distances from the car to the circuit's centre line (m), over the lap.", "",
+             "| brain | circuit | mode | result | lap time s | avg speed m/s | mean abs offset m | "
+             "max abs offset m | frames processed / skipped | inference p50 ms |", "|" + "---|" * 10]
+    for r in results:
+        f = r.get("frames") or {}
+        num = lambda key, fmt: format(r[key], fmt) if r.get(key) is not None else "-"  # noqa: E731
+        lines.append(f"| {r['brain']} | {r['circuit']} | {r['mode']} | {r['end_reason']} | {num('lap_time_s', '.1f')} | "
+                     f"{num('average_speed', '.2f')} | {num('mean_abs_offset_m', '.3f')} | "
+                     f"{num('max_abs_offset_m', '.3f')} | {f.get('processed', '-')} / {f.get('skipped', '-')} | "
+                     f"{num('inference_p50_ms', '.3f')} |")
+    return "\n".join(lines) + "\n"
