@@ -8,21 +8,14 @@ from conftest import ros_env
 
 
 @pytest.mark.slow
-def test_brain_node_under_rostest(rostest):
-    counts, output = rostest("brain_node")
-    assert counts == {"tests": 6, "failures": 0, "errors": 0}, output
-
-
-@pytest.mark.slow
-def test_explicit_brain_laps_the_simulator_in_lockstep(rostest):
-    counts, output = rostest("sim_lap")
-    assert counts == {"tests": 1, "failures": 0, "errors": 0}, output
-
-
-@pytest.mark.slow
-def test_simulator_inputs(rostest):
-    counts, output = rostest("sim_inputs")
-    assert counts == {"tests": 4, "failures": 0, "errors": 0}, output
+@pytest.mark.parametrize("name,checks", [
+    ("brain_node", 6),   # brain node: rate, bad encoding, wrong size, silence, NaN output, shutdown
+    ("sim_lap", 1),      # the explicit brain completes a lockstep lap of simple_circuit on the simulator
+    ("sim_inputs", 4),   # simulator: commands, NaN/huge commands, reset/pause, silent brain in lockstep
+])
+def test_rostest(rostest, name, checks):
+    counts, output = rostest(name)
+    assert counts == {"tests": checks, "failures": 0, "errors": 0}, output
 
 
 @pytest.mark.slow

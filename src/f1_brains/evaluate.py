@@ -58,7 +58,7 @@ def condense(spec: RunSpec, sim: dict[str, Any], brain: dict[str, Any]) -> dict[
 
 
 def run_one(spec: RunSpec, out_root: Path, port: int) -> dict[str, Any]:
-    out = out_root / spec.key
+    out = out_root.resolve() / spec.key
     done = out / "result.json"
     if done.is_file():
         return read_json(done)
@@ -80,8 +80,10 @@ def run_one(spec: RunSpec, out_root: Path, port: int) -> dict[str, Any]:
         result = condense(spec, read_json(sim), read_json(brain))
     else:
         missing = ", ".join(p.name for p in (sim, brain) if not p.is_file())
-        result = {**spec.__dict__, "completed": False,
-                  "end_reason": error or f"run failed: no {missing} (see {out / 'launch.log'})"}
+        fatal = [line.strip() for line in (out / "launch.log").read_text(errors="replace").splitlines()
+                 if "[FATAL]" in line]
+        why = f": {fatal[-1].split(']: ', 1)[-1]}" if fatal else f" (see {out / 'launch.log'})"
+        result = {**spec.__dict__, "completed": False, "end_reason": error or f"run failed: no {missing}{why}"}
     write_json_atomic(done, result)
     return result
 
@@ -89,7 +91,7 @@ def run_one(spec: RunSpec, out_root: Path, port: int) -> dict[str, Any]:
 def evaluate(specs: Iterable[RunSpec], out_root: str | Path, jobs: int = 1, progress: bool = True) -> list[dict]:
     """Run every spec (reusing finished ones), ``jobs`` at a time; results in the order given."""
     from tqdm import tqdm
-    specs, out_root = list(specs), Path(out_root)
+    specs, out_root = list(specs), Path(out_root).resolve()   # nodes run in ROS_HOME: paths must be absolute
     ports = list(range(BASE_PORT, BASE_PORT + jobs))
     free, lock = list(ports), threading.Lock()
 
