@@ -15,7 +15,7 @@ REPLAY_BRAIN ?= pilotnet_onnx
 FRAMES ?= 400
 MODELS := models/untrained
 
-.PHONY: bootstrap models run replay test test-fast bench info
+.PHONY: bootstrap models run replay test test-fast bench info report-example
 bootstrap:
 	@bash scripts/bootstrap.sh
 
@@ -48,3 +48,11 @@ bench: bootstrap models
 
 info: bootstrap
 	f1-brains info
+
+# docs/results/report_example/: the explicit brain's lap of simple_circuit in both modes, reported and compared.
+report-example: bootstrap models
+	rm -rf out/report_example
+	for mode in realtime lockstep; do \
+	    roslaunch f1_brains simple_circuit.launch mode:=$$mode out:=$(CURDIR)/out/report_example/$$mode || exit 1; done
+	f1-brains report out/report_example/realtime/run.json out/report_example/lockstep/run.json \
+	    --out docs/results/report_example --markdown docs/results/report_example/table.md

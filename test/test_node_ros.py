@@ -1,6 +1,8 @@
 """ROS end-to-end: the nodes under rostest with a real master, and the launch files users run."""
 import json
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -45,3 +47,39 @@ def test_headless_circuit_launch_ends_by_itself_and_writes_run_files(tmp_path):
     assert 80 < sim["laps"][0]["lap_time"] < 100
     assert brain["frames"]["processed"] == sim["frames"] and brain["frames"]["faults"] == 0
     assert "| 1 |" in output    # the lap table was printed
+    # The brain node's lap recorder agrees with the simulator, and its run makes a report with plots.
+    run = json.loads((out / "run.json").read_text())
+    assert run["laps_completed"] == 1 and run["metadata"]["circuit"] == "nurburgring"
+    assert run["laps"][0]["lap_seconds"] == pytest.approx(sim["laps"][0]["lap_time"], abs=0.06)
+    assert run["laps"][0]["position_deviation_mae_m"] == pytest.approx(sim["laps"][0]["mean_abs_offset"], abs=0.01)
+    from f1_brains.report import report
+    table, plots = report([str(out / "run.json")])
+    assert "Yes (" in table and len(plots) == 3 and all(p.stat().st_size > 10_000 for p in plots)
+
+
+@pytest.mark.slow
+def test_ctrl_c_mid_lap_keeps_the_completed_laps(tmp_path):
+    out = tmp_path / "run"
+    launch = subprocess.Popen(["roslaunch", "f1_brains", "simple_circuit.launch", "laps:=3", f"out:={out}",
+                               "-p", "11413"], env=ros_env(tmp_path), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:   # wait for the first completed lap to be on disk
+            run_file = out / "run.json"
+            if run_file.is_file() and json.loads(run_file.read_text())["laps_completed"] >= 1:
+                break
+            time.sleep(0.2)
+        time.sleep(1.0)                       # well into the second lap
+        launch.send_signal(signal.SIGINT)     # Ctrl-C
+        launch.wait(timeout=60)
+    finally:
+        if launch.poll() is None:
+            launch.kill()
+    run = json.loads((out / "run.json").read_text())
+    assert run["laps_completed"] == 1
+    first, second = run["laps"][:2]
+    assert first["complete"] and 70 < first["lap_seconds"] < 80
+    assert not second["complete"] and second["invalid_reason"].startswith("run ended mid-lap")
+    assert second["frames_processed"] > 0
+    assert (out / "frames.csv").read_text().count("\n") > first["frames_processed"]

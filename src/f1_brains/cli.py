@@ -1,4 +1,4 @@
-"""`f1-brains <command>`: info, bench, export, sim-pictures, sim-bench, evaluate."""
+"""`f1-brains <command>`: info, bench, export, evaluate, report, sim-pictures, sim-bench."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,6 @@ import json
 import platform
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +13,7 @@ import numpy as np
 
 from . import paths
 from .errors import F1BrainsError
-
-FRAMEWORKS = ("numpy", "tensorflow-cpu", "tensorflow", "keras", "ai-edge-litert", "torch", "onnxruntime", "onnx")
-
-
-def versions() -> dict[str, str]:
-    found = {}
-    for name in FRAMEWORKS:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
-
+from .host import versions
 
 def cmd_info(args: argparse.Namespace) -> int:
     from .backends import BACKENDS
@@ -197,6 +184,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0 if all(r["completed"] for r in results) else 1
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import report
+    text, written = report(args.runs, args.out)
+    print(text)
+    for path in written:
+        print(path)
+    if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.markdown).write_text(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="f1-brains", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -230,13 +229,18 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", default="out/evaluate", help="run directory (finished runs are reused)")
     ev.add_argument("--markdown", help="also write the table to this file")
     ev.add_argument("--json", help="also write the results to this JSON file")
+    rep = sub.add_parser("report", help="results table and plots of recorded runs (run.json files)")
+    rep.add_argument("runs", nargs="+", help="run.json files (frames.csv beside each)")
+    rep.add_argument("--out", help="directory for the plots (default: report/ beside the first run)")
+    rep.add_argument("--markdown", help="also write the table to this file")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"info": cmd_info, "bench": cmd_bench, "export": cmd_export,
-               "sim-pictures": cmd_sim_pictures, "sim-bench": cmd_sim_bench, "evaluate": cmd_evaluate}[args.command]
+               "sim-pictures": cmd_sim_pictures, "sim-bench": cmd_sim_bench, "evaluate": cmd_evaluate,
+               "report": cmd_report}[args.command]
     try:
         return handler(args)
     except F1BrainsError as e:

@@ -6,6 +6,8 @@ on whatever is newest. The car gets a zero Twist when the camera is silent for `
 seconds, when a frame cannot be processed (bad encoding or size, NaN output, backend error), and at
 shutdown. Parameters (all private): ``brain`` (name or YAML path), ``camera_topic``, ``cmd_vel_topic``,
 ``silence_timeout``, ``summary_file`` (JSON written at shutdown), and overrides ``device``, ``threads``.
+With ``out`` and a reference (``circuit``, or a BehaviorMetrics ``reference_bag``) it also records lap
+statistics from ``odom_topic`` into out/run.json and out/frames.csv (see recorder.py).
 """
 from __future__ import annotations
 
@@ -16,14 +18,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
+import numpy as np
 import rospy
 from cv_bridge import CvBridge, CvBridgeError
 from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Image
+from std_msgs.msg import String
 
 from .brain import load_brain
 from .errors import BadImage, F1BrainsError
 from .files import write_json_atomic
+from .laps import FrameSample, OdomSample
+from .recorder import LapRecorder, load_reference, run_metadata
 from .timing import format_table, summarize
 
 CAMERA_TOPIC = "/F1ROS/cameraL/image_raw"
@@ -38,6 +45,7 @@ class FrameLog:
     inference: list[float] = field(default_factory=list)
     postprocess_publish: list[float] = field(default_factory=list)
     node_overhead: list[float] = field(default_factory=list)   # decode + preprocess + post/publish
+    receive_to_command: list[float] = field(default_factory=list)  # image arrived -> command published (wall)
     end_to_end: list[float] = field(default_factory=list)      # image stamp -> command published (ROS time)
     received: int = 0
     processed: int = 0
@@ -48,7 +56,8 @@ class FrameLog:
     def summary(self) -> dict[str, Any]:
         stages = {"decode": self.decode, "preprocess": self.preprocess, "inference": self.inference,
                   "postprocess+publish": self.postprocess_publish, "node overhead (excl. inference)":
-                  self.node_overhead, "end-to-end (stamp->cmd)": self.end_to_end}
+                  self.node_overhead, "received->cmd (wall)": self.receive_to_command,
+                  "end-to-end (stamp->cmd)": self.end_to_end}
         return {"frames": {"received": self.received, "processed": self.processed, "skipped": self.skipped,
                            "faults": self.faults, "silences": self.silences},
                 "timings": {name: summarize(values) for name, values in stages.items()}}
@@ -70,9 +79,32 @@ class BrainNode:
         self.sub = rospy.Subscriber(camera_topic, Image, self._on_image, queue_size=1, buff_size=1 << 24,
                                     tcp_nodelay=True)
         rospy.on_shutdown(self._on_shutdown)
+        self.recorder: LapRecorder | None = None
+        self.end_reason: str | None = None
         about = brain.describe()
         rospy.loginfo("f1_brain: brain %r on %s (%s), camera %s -> %s", brain.name, about["backend"],
                       about["device"], camera_topic, cmd_vel_topic)
+
+    def record_laps(self, recorder: LapRecorder, odom_topic: str, run_end_topic: str) -> None:
+        """Also record lap statistics from odometry (sim time) into the recorder's files."""
+        self.recorder = recorder
+        rospy.Subscriber(odom_topic, Odometry, self._on_odom, queue_size=50)
+        rospy.Subscriber(run_end_topic, String, self._on_run_end, queue_size=1)
+
+    def _on_odom(self, msg: Odometry) -> None:
+        t = msg.twist.twist.linear
+        sample = OdomSample(msg.header.stamp.to_sec(), time.monotonic(), msg.pose.pose.position.x,
+                            msg.pose.pose.position.y, float(np.hypot(t.x, t.y)))
+        if self.recorder.add_odom(sample, self.log.received, self.log.skipped):
+            rospy.loginfo("f1_brain: lap %d done", len(self.recorder.splitter.laps) - 1)
+
+    def _on_run_end(self, msg: String) -> None:
+        self.end_reason = msg.data
+
+    def write_run(self) -> None:
+        if self.recorder is not None:
+            path = self.recorder.write(self.end_reason or "node shut down", self.log.received, self.log.skipped)
+            rospy.loginfo("f1_brain: lap statistics written to %s", path)
 
     def _on_image(self, msg: Image) -> None:
         with self._cond:
@@ -132,6 +164,7 @@ class BrainNode:
         t2 = time.perf_counter()
         twist = Twist()
         twist.linear.x, twist.angular.z = decision.v, decision.w
+        now = rospy.Time.now()   # before publishing: a lockstep sim advances its clock once it has the command
         self.pub.publish(twist)
         self._stopped = False
         t3 = time.perf_counter()
@@ -143,8 +176,14 @@ class BrainNode:
         post = decision.postprocess_s + (t3 - t2)
         log.postprocess_publish.append(post)
         log.node_overhead.append((t1 - t0) + decision.preprocess_s + post)
-        if not msg.header.stamp.is_zero():
-            log.end_to_end.append((rospy.Time.now() - msg.header.stamp).to_sec())
+        log.receive_to_command.append(t3 - received_at)
+        e2e = None if msg.header.stamp.is_zero() else (now - msg.header.stamp).to_sec()
+        if e2e is not None:
+            log.end_to_end.append(e2e)
+        if self.recorder is not None:
+            self.recorder.add_frame(FrameSample(now.to_sec(), time.monotonic(), decision.v, decision.w,
+                                                decision.raw_v, decision.raw_w, decision.inference_s, e2e,
+                                                log.node_overhead[-1], t3 - received_at))
 
     def _fault(self, reason: str) -> None:
         self.log.faults += 1
@@ -185,10 +224,22 @@ def main(argv: list[str] | None = None) -> int:
     node = BrainNode(brain, rospy.get_param("~camera_topic", CAMERA_TOPIC),
                      rospy.get_param("~cmd_vel_topic", CMD_VEL_TOPIC), float(rospy.get_param("~silence_timeout", 1.0)))
     summary_file = rospy.get_param("~summary_file", "")
+    out, circuit, bag = rospy.get_param("~out", ""), rospy.get_param("~circuit", ""), rospy.get_param("~reference_bag", "")
+    if out and (circuit or bag):
+        try:
+            reference, checkpoints = load_reference(circuit, bag)
+        except F1BrainsError as e:
+            rospy.logfatal("f1_brain: %s", e)
+            return 1
+        meta = run_metadata(brain.describe(), circuit or bag, rospy.get_param("~run_mode", ""),
+                            int(rospy.get_param("~seed", -1)))
+        node.record_laps(LapRecorder(reference, out, meta, float(rospy.get_param("~target_rate", 20.0)), checkpoints),
+                         rospy.get_param("~odom_topic", "/F1ROS/odom"), rospy.get_param("~run_end_topic", "/f1_sim/run_end"))
     try:
         node.spin()
     finally:
         node.stop_car("node shutting down")
+        node.write_run()
         summary = node.summary()
         if summary_file:
             write_json_atomic(summary_file, summary)

@@ -140,19 +140,29 @@ class SimNode:
         self.info.header.stamp = stamp
         self.pub_image.publish(msg)
         self.pub_info.publish(self.info)
+        self.publish_odom()
+        self.frames += 1
+
+    def publish_odom(self) -> None:
+        car, stamp = self.sim.car, sim_stamp(self.sim.time)
         odom = Odometry()
         odom.header.stamp, odom.header.frame_id, odom.child_frame_id = stamp, "odom", "xf1"
         odom.pose.pose.position.x, odom.pose.pose.position.y = car.x, car.y
         odom.pose.pose.orientation = Quaternion(0.0, 0.0, math.sin(car.yaw / 2), math.cos(car.yaw / 2))
         odom.twist.twist.linear.x, odom.twist.twist.angular.z = car.v, car.w
         self.pub_odom.publish(odom)
-        self.frames += 1
 
     # ---- time modes ----
 
-    def wait_for_brain(self, timeout: float = 120.0) -> None:
+    def wait_for_brain(self, timeout: float = 120.0, grace: float = 1.0) -> None:
+        """Start when the camera has a subscriber, plus ``grace`` s for its other subscriptions (odometry
+        for lap statistics) to connect, so that nobody misses the start of the run."""
         deadline = time.monotonic() + timeout
         while self.pub_image.get_num_connections() == 0 and time.monotonic() < deadline and not rospy.is_shutdown():
+            self.publish_clock()
+            time.sleep(0.05)
+        grace_end = time.monotonic() + grace
+        while time.monotonic() < grace_end and not rospy.is_shutdown():
             self.publish_clock()
             time.sleep(0.05)
 
@@ -226,6 +236,7 @@ class SimNode:
         if not self.sim.ended:
             self.sim.end("shut down before the run ended")
         self.publish_clock()
+        self.publish_odom()   # where the run ended (e.g. across the finish line)
         summary = {**self.sim.summary(), "mode": self.mode, "frames": self.frames - frames0,
                    "wall_time_s": time.monotonic() - wall0}
         self.pub_end.publish(String(data=self.sim.end_reason))

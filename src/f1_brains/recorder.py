@@ -1,0 +1,143 @@
+"""The lap recorder: live odometry and per-frame samples in, run.json and frames.csv out.
+
+Both files are rewritten atomically after every completed lap and at shutdown, so Ctrl-C or a crash
+mid-lap keeps every completed lap; the lap in progress is written as incomplete. run.json follows
+SCHEMA_VERSION (docs/lap_statistics.md); its "bm" section uses BehaviorMetrics' key names.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import platform
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .files import write_json_atomic
+from .host import versions
+from .laps import FrameSample, Lap, LapSplitter, OdomSample, lap_statistics
+from .sim.track import Track
+
+SCHEMA_VERSION = 1
+CSV_COLUMNS = ("lap", "t_sim", "t_wall", "x", "y", "speed", "offset_m", "v", "w", "raw_v", "raw_w",
+               "inference_ms", "end_to_end_ms", "node_overhead_ms", "receive_to_command_ms")
+
+
+class LapRecorder:
+    def __init__(self, reference: Track, out_dir: str | Path, metadata: dict[str, Any], target_rate: float = 20.0,
+                 bm_reference_points: np.ndarray | None = None) -> None:
+        self.reference, self.out_dir, self.metadata = reference, Path(out_dir), metadata
+        self.target_rate = target_rate
+        self.bm_points = bm_reference_points if bm_reference_points is not None else reference.points[::4]
+        self.splitter = LapSplitter(reference)
+        self.rows: list[tuple] = []
+        self._last_odom: OdomSample | None = None
+        self._counts = (0, 0)            # (received, skipped) at the start of the current lap
+        self._lock = threading.Lock()
+        self._wall0 = time.monotonic()
+
+    def add_odom(self, sample: OdomSample, received: int, skipped: int) -> bool:
+        """True when this sample completed a lap (the files have then been written)."""
+        with self._lock:
+            self._last_odom = sample
+            before = self.splitter.current
+            done = self.splitter.add_odom(sample)
+            if self.splitter.current is not before:   # a lap ended (complete or invalid)
+                before.received, before.skipped = received - self._counts[0], skipped - self._counts[1]
+                self._counts = (received, skipped)
+        if done is not None:
+            self.write()
+        return done is not None
+
+    def add_frame(self, frame: FrameSample) -> None:
+        with self._lock:
+            self.splitter.add_frame(frame)
+            o = self._last_odom
+            offset = self.reference.project(o.x, o.y).offset if o else float("nan")
+            self.rows.append((self.splitter.current.index, frame.t, frame.wall, *(o and (o.x, o.y, o.speed) or (None,) * 3),
+                              offset, frame.v, frame.w, frame.raw_v, frame.raw_w, frame.inference_s * 1e3,
+                              None if frame.end_to_end_s is None else frame.end_to_end_s * 1e3,
+                              frame.node_overhead_s * 1e3, frame.receive_to_command_s * 1e3))
+
+    def run_data(self, end_reason: str | None = None, received: int = 0, skipped: int = 0) -> dict[str, Any]:
+        with self._lock:
+            laps = list(self.splitter.laps)
+            current = laps[-1]
+            current.received, current.skipped = received - self._counts[0], skipped - self._counts[1]
+            if current.invalid_reason is None and not current.complete and end_reason:
+                current.invalid_reason = f"run ended mid-lap: {end_reason}"
+            per_lap = [lap_statistics(lap, self.reference, self.target_rate, self.bm_points)
+                       for lap in laps if len(lap.odom) > 1]   # a lone sample after the finish is no lap
+            whole = Lap(-1, odom=[o for lap in laps for o in lap.odom], frames=[f for lap in laps for f in lap.frames],
+                        received=received, skipped=skipped)
+            run = lap_statistics(whole, self.reference, self.target_rate)
+        complete = [s for s in per_lap if s["complete"]]
+        return {"schema_version": SCHEMA_VERSION, "metadata": self.metadata, "end_reason": end_reason,
+                "laps_completed": len(complete), "laps": per_lap, "run": run,
+                "bm": bm_keys(complete[0] if complete else run, run, self.metadata)}
+
+    def write(self, end_reason: str | None = None, received: int = 0, skipped: int = 0) -> Path:
+        data = self.run_data(end_reason, received, skipped)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        with self._lock:
+            writer.writerows(self.rows)
+        tmp = self.out_dir / ".frames.csv.tmp"
+        tmp.write_text(buffer.getvalue())
+        os.replace(tmp, self.out_dir / "frames.csv")
+        return write_json_atomic(self.out_dir / "run.json", data)
+
+
+def bm_keys(lap: dict[str, Any], run: dict[str, Any], metadata: dict[str, Any]) -> dict[str, Any]:
+    """BehaviorMetrics' stats keys, where our definitions match theirs (docs/lap_statistics.md)."""
+    freq_rt, freq_sim = lap["brain_iterations_frequency_real_time"], lap["brain_iterations_frequency_simulated_time"]
+    return {
+        "completed_distance": lap["completed_distance"], "average_speed": lap["average_speed"],
+        "percentage_completed": lap["percentage_completed"],
+        "position_deviation_mae": lap.get("position_deviation_mae"),
+        "position_deviation_total_err": lap.get("position_deviation_total_err"),
+        "lap_seconds": lap["lap_seconds"],
+        "experiment_total_simulated_time": run["sim_time_s"], "experiment_total_real_time": run["wall_time_s"],
+        "brain_iterations_frequency_real_time": freq_rt, "brain_iterations_frequency_simulated_time": freq_sim,
+        "mean_brain_iterations_real_time": 1 / freq_rt if freq_rt else None,
+        "mean_brain_iterations_simulated_time": 1 / freq_sim if freq_sim else None,
+        "target_brain_iterations_real_time": lap["target_brain_iterations_real_time"],
+        "target_brain_iterations_simulated_time": lap["target_brain_iterations_simulated_time"],
+        "mean_inference_time": lap["mean_inference_time"], "real_time_factor": lap["real_time_factor"],
+        "suddenness_distance": lap["suddenness_distance"],
+        "gpu_inference": str(metadata.get("device", "cpu")).startswith(("cuda", "gpu", "tensorrt")),
+    }
+
+
+def run_metadata(brain_about: dict[str, Any], circuit: str, mode: str, seed: int) -> dict[str, Any]:
+    return {"brain": brain_about.get("brain"), "backend": brain_about.get("backend"),
+            "device": brain_about.get("device"), "artifact": brain_about.get("artifact"),
+            "model_card": brain_about.get("card"), "circuit": circuit, "mode": mode, "seed": seed,
+            "host": platform.node(), "python": platform.python_version(), "versions": versions(),
+            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def load_reference(circuit: str = "", bag: str = "") -> tuple[Track, np.ndarray]:
+    """The reference line and BM's checkpoints: a BehaviorMetrics perfect-lap bag (its /F1ROS/odom
+    samples are the checkpoints) or a circuit (named, or a points file; checkpoints every 2 m)."""
+    from .errors import ConfigError
+    from .laps import reference_from_points
+    if bag:
+        import rosbag
+        if not Path(bag).is_file():
+            raise ConfigError(f"perfect-lap bag {bag} does not exist")
+        with rosbag.Bag(bag) as b:
+            points = np.array([(m.pose.pose.position.x, m.pose.pose.position.y)
+                               for _, m, _ in b.read_messages(topics=["/F1ROS/odom"])]).reshape(-1, 2)
+        return reference_from_points(Path(bag).stem, points), points
+    if not circuit:
+        raise ConfigError("a reference line needs a circuit (name or points file) or a perfect-lap bag")
+    from .sim import circuits
+    track = circuits.load(circuit)
+    return track, track.points[::4]

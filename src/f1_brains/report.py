@@ -1,0 +1,161 @@
+"""`f1-brains report`: the seeds' results table for runs, and pictures of them.
+
+Per run (run.json with frames.csv beside it): the trajectory over the circuit coloured by deviation,
+speed along the run, and latency histograms. Across several runs: bar charts of the table's columns.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError
+from .files import read_json
+from .recorder import SCHEMA_VERSION
+
+
+def load_run(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"run file {path} does not exist")
+    try:
+        data = read_json(path)
+    except ValueError as e:
+        raise ConfigError(f"run file {path} is not valid JSON: {e}") from None
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != SCHEMA_VERSION:
+        raise ConfigError(f"run file {path} has schema version {version!r}; this f1_brains reads version {SCHEMA_VERSION}")
+    data["_path"] = str(path)
+    return data
+
+
+def label(run: dict[str, Any]) -> str:
+    m = run["metadata"]
+    return f"{m.get('brain')} ({m.get('backend')}) {Path(str(m.get('circuit'))).stem} {m.get('mode') or ''}".strip()
+
+
+def summary_row(run: dict[str, Any]) -> dict[str, Any]:
+    """The numbers of the table: the first complete lap if any, else the whole run."""
+    complete = [lap for lap in run["laps"] if lap["complete"]]
+    s = complete[0] if complete else run["run"]
+    return {"method": label(run), "average_speed": s["average_speed"], "deviation_mae_m": s["position_deviation_mae_m"],
+            "bm_deviation_mae": s.get("position_deviation_mae"),
+            "frequency_rt": s["brain_iterations_frequency_real_time"], "inference_p50_ms": s["inference_time"]["p50_ms"],
+            "inference_p99_ms": s["inference_time"]["p99_ms"],
+            "latency_p99_ms": s.get("receive_to_command", {}).get("p99_ms"), "real_time_factor": s["real_time_factor"],
+            "lap_seconds": s["lap_seconds"], "completed": bool(complete), "end_reason": run.get("end_reason")}
+
+
+def table(runs: list[dict[str, Any]]) -> str:
+    fmt = lambda v, f: "-" if v is None or (isinstance(v, float) and np.isnan(v)) else format(v, f)  # noqa: E731
+    lines = ["| Method | Average speed (m/s) | Position deviation MAE (m) | BM position deviation MAE | "
+             "Brain iteration frequency (RT, Hz) | Inference p50 / p99 (ms) | Frame to command p99 (ms) | "
+             "Real time factor | Lap completed |", "|" + "---|" * 9]
+    for r in map(summary_row, runs):
+        lap = f"Yes ({r['lap_seconds']:.1f} s)" if r["completed"] else f"No ({r['end_reason']})"
+        lines.append(f"| {r['method']} | {fmt(r['average_speed'], '.2f')} | {fmt(r['deviation_mae_m'], '.3f')} | "
+                     f"{fmt(r['bm_deviation_mae'], '.2f')} | {fmt(r['frequency_rt'], '.1f')} | "
+                     f"{fmt(r['inference_p50_ms'], '.3f')} / {fmt(r['inference_p99_ms'], '.3f')} | "
+                     f"{fmt(r['latency_p99_ms'], '.3f')} | {fmt(r['real_time_factor'], '.2f')} | {lap} |")
+    return "\n".join(lines) + "\n"
+
+
+def read_frames(run: dict[str, Any]) -> dict[str, np.ndarray]:
+    path = Path(run["_path"]).with_name("frames.csv")
+    if not path.is_file():
+        raise ConfigError(f"{path} (the per-frame samples of {run['_path']}) does not exist")
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    to_float = lambda v: float(v) if v not in ("", "None") else np.nan  # noqa: E731
+    return {k: np.array([to_float(r[k]) for r in rows]) for k in (rows[0] if rows else {})}
+
+
+def plot_run(run: dict[str, Any], out_dir: Path) -> list[Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .recorder import load_reference
+    frames, name = read_frames(run), Path(run["_path"]).parent.name or "run"
+    meta = run["metadata"]
+    written = []
+    try:
+        reference, _ = load_reference(str(meta.get("circuit", "")))
+    except ConfigError:
+        reference = None   # e.g. a perfect-lap bag that is not on this machine: plot the trajectory alone
+
+    fig, ax = plt.subplots(figsize=(9, 6))
+    if reference is not None:
+        ax.plot(*np.vstack([reference.points, reference.points[:1]]).T, color="0.3", lw=0.8, label="reference line")
+    dev = np.abs(frames["offset_m"])
+    sc = ax.scatter(frames["x"], frames["y"], c=dev, cmap="plasma", s=7, vmin=0, vmax=max(float(np.nanmax(dev)), 0.05))
+    fig.colorbar(sc, ax=ax, label="distance to the reference line (m)")
+    ax.set_aspect("equal")
+    ax.set(title=f"{label(run)}: trajectory", xlabel="x (m)", ylabel="y (m)")
+    ax.legend(loc="upper right")
+    written.append(save(fig, out_dir / f"{name}_trajectory.png"))
+
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    xy = np.column_stack([frames["x"], frames["y"]])
+    along = np.concatenate([[0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+    ax.plot(along, frames["speed"], lw=1, label="speed (odometry)")
+    ax.plot(along, frames["v"], lw=1, alpha=0.7, label="commanded v")
+    ax.set(title=f"{label(run)}: speed along the run", xlabel="distance driven (m)", ylabel="m/s")
+    ax.legend()
+    written.append(save(fig, out_dir / f"{name}_speed.png"))
+
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    # End-to-end from the image stamp is in sim time here (0 in lockstep, 10 ms steps in realtime): the wall
+    # clock from the image's arrival to the command is the latency the node can measure honestly.
+    kinds = (("inference_ms", "inference"), ("node_overhead_ms", "node overhead"),
+             ("receive_to_command_ms", "image received -> command (wall)"))
+    for key, text in kinds:
+        if key not in frames:
+            continue
+        values = frames[key][np.isfinite(frames[key])]
+        if values.size:
+            ax.hist(values, bins=60, alpha=0.6, label=f"{text}: p50 {np.median(values):.3f} ms")
+    ax.set(title=f"{label(run)}: latency per frame", xlabel="ms", ylabel="frames")
+    ax.set_yscale("log")
+    ax.legend()
+    written.append(save(fig, out_dir / f"{name}_latency.png"))
+    return written
+
+
+def plot_comparison(runs: list[dict[str, Any]], out_dir: Path) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = [summary_row(r) for r in runs]
+    columns = (("average_speed", "average speed (m/s)"), ("deviation_mae_m", "deviation MAE (m)"),
+               ("frequency_rt", "iteration frequency (Hz)"), ("inference_p50_ms", "inference p50 (ms)"))
+    fig, axes = plt.subplots(1, len(columns), figsize=(4 * len(columns), 0.5 * len(rows) + 2.5))
+    for ax, (key, title) in zip(axes, columns):
+        values = [r[key] if r[key] is not None else 0.0 for r in rows]
+        ax.barh([r["method"] for r in rows], values, color=["tab:green" if r["completed"] else "tab:red" for r in rows])
+        ax.set_title(title)
+        ax.invert_yaxis()
+    for ax in axes[1:]:
+        ax.set_yticklabels([])
+    fig.suptitle("green: lap completed, red: not completed")
+    return save(fig, out_dir / "comparison.png")
+
+
+def save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def report(paths: list[str], out_dir: str | Path | None = None) -> tuple[str, list[Path]]:
+    runs = [load_run(p) for p in paths]
+    out = Path(out_dir) if out_dir else Path(runs[0]["_path"]).parent / "report"
+    written = [p for run in runs for p in plot_run(run, out)]
+    if len(runs) > 1:
+        written.append(plot_comparison(runs, out))
+    return table(runs), written

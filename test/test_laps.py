@@ -1,0 +1,104 @@
+"""Lap statistics on synthetic trajectories whose answers are known."""
+import math
+
+import numpy as np
+import pytest
+
+from f1_brains.errors import ConfigError
+from f1_brains.laps import (FrameSample, LapSplitter, OdomSample, bm_position_deviation, lap_statistics,
+                            reference_from_points, suddenness)
+from f1_brains.sim.track import Track
+
+R, SPEED, RATE = 50.0, 10.0, 20.0
+
+
+@pytest.fixture(scope="module")
+def ring() -> Track:
+    a = np.linspace(0, 2 * math.pi, 36, endpoint=False)
+    return Track("ring", np.column_stack([R * np.cos(a), R * np.sin(a)]))
+
+
+def drive(offset: float = 0.0, start_angle: float = 0.3, direction: int = 1, seconds: float = 80.0,
+          t0: float = 0.0) -> list[OdomSample]:
+    """Odometry at RATE Hz of a car circling the ring ``offset`` m to the left of the line, at SPEED."""
+    radius = R - direction * offset          # left of the driving direction: inside when anticlockwise
+    rate = direction * SPEED / radius
+    return [OdomSample(t0 + i / RATE, t0 + i / RATE, radius * math.cos(start_angle + rate * i / RATE),
+                       radius * math.sin(start_angle + rate * i / RATE), SPEED)
+            for i in range(int(seconds * RATE))]
+
+
+def split(ring: Track, odom: list[OdomSample]) -> LapSplitter:
+    splitter = LapSplitter(ring)
+    for o in odom:
+        splitter.add_odom(o)
+    return splitter
+
+
+def test_constant_offset_lap_has_exact_deviation_and_lap_time(ring):
+    splitter = split(ring, drive(offset=0.5, seconds=40))
+    lap = splitter.laps[0]
+    assert lap.complete and not splitter.laps[1].complete and len(splitter.laps) == 2
+    # One lap = one reference length of progress = a full turn, at radius 49.5 m and 10 m/s.
+    assert lap.end_t - lap.start_t == pytest.approx(2 * math.pi * 49.5 / SPEED, abs=2e-3)
+    stats = lap_statistics(lap, ring, target_rate=RATE)
+    assert stats["position_deviation_mae_m"] == pytest.approx(0.5, abs=0.01)
+    assert stats["position_deviation_max_m"] == pytest.approx(0.5, abs=0.01)
+    assert stats["position_deviation_rmse_m"] == pytest.approx(0.5, abs=0.01)
+    assert stats["average_speed"] == pytest.approx(SPEED, rel=2e-3)
+    assert stats["percentage_completed"] == 100.0 and stats["lap_seconds"] == pytest.approx(31.1, abs=0.01)
+
+
+def test_reversed_direction_is_still_one_lap(ring):
+    splitter = split(ring, drive(direction=-1, start_angle=2.0, seconds=40))
+    assert [lap.complete for lap in splitter.laps] == [True, False]
+    assert splitter.laps[0].end_t - splitter.laps[0].start_t == pytest.approx(2 * math.pi * R / SPEED, abs=2e-3)
+
+
+def test_consecutive_laps_share_their_boundary(ring):
+    splitter = split(ring, drive(seconds=100))
+    full = [lap for lap in splitter.laps if lap.complete]
+    assert len(full) == 3
+    assert all(a.end_t == b.start_t for a, b in zip(full, full[1:]))
+
+
+def test_reset_mid_lap_invalidates_the_lap_and_starts_over(ring):
+    first = drive(seconds=10)
+    after = drive(start_angle=0.3, seconds=40, t0=10.05)   # teleported back to the start
+    splitter = split(ring, first + after)
+    assert splitter.laps[0].invalid_reason.startswith("odometry jumped") and not splitter.laps[0].complete
+    assert splitter.laps[1].complete    # a full lap after the reset still counts
+    stats = lap_statistics(splitter.laps[0], ring, RATE)
+    assert stats["lap_seconds"] is None and 0 < stats["percentage_completed"] < 100
+
+
+def test_missing_odometry_invalidates_the_lap(ring):
+    odom = drive(seconds=30)
+    splitter = split(ring, odom[:100] + odom[150:])         # 2.5 s without odometry
+    assert "odometry missing for 2.5 s" in splitter.laps[0].invalid_reason
+
+
+def test_bm_position_deviation_is_exponential_and_unitless(ring):
+    perfect = [OdomSample(i, i, x, y, 1.0) for i, (x, y) in enumerate(ring.points)]
+    mae, total = bm_position_deviation(ring.points[::10], perfect)
+    assert mae == pytest.approx(1.0, abs=1e-6) and total == pytest.approx(len(ring.points[::10]), abs=1e-4)
+    offset = drive(offset=0.5)
+    mae, _ = bm_position_deviation(ring.points[::10], offset)
+    assert mae == pytest.approx(1000 ** 0.5, rel=0.02)   # 31.6 for 0.5 m: BM's scale, not metres
+
+
+def test_suddenness_and_timing_summaries(ring):
+    frames = [FrameSample(i / 20, i / 20, 5, 0, 5.0 + (i % 2), 0.0, 0.001 * (1 + i % 3), 0.004, 0.0004)
+              for i in range(21)]
+    assert suddenness(frames) == pytest.approx(1.0)
+    lap = split(ring, drive(seconds=40)).laps[0]
+    lap.frames = frames
+    stats = lap_statistics(lap, ring, RATE)
+    assert stats["inference_time"]["n"] == 21 and stats["inference_time"]["p50_ms"] == pytest.approx(2.0)
+    assert stats["end_to_end_latency"]["p50_ms"] == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("points", [np.zeros((0, 2)), np.array([[1.0, 2.0]])])
+def test_empty_or_one_point_reference_is_refused(points):
+    with pytest.raises(ConfigError, match="reference line 'bag'"):
+        reference_from_points("bag", points)

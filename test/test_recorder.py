@@ -1,0 +1,88 @@
+"""The lap recorder's files, the report over them, and reference lines from BehaviorMetrics bags."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from f1_brains.errors import ConfigError
+from f1_brains.laps import FrameSample, OdomSample
+from f1_brains.recorder import SCHEMA_VERSION, LapRecorder, load_reference
+from f1_brains.report import load_run, report
+from f1_brains.sim.track import Track
+
+R, SPEED = 50.0, 10.0
+
+
+@pytest.fixture(scope="module")
+def ring() -> Track:
+    a = np.linspace(0, 2 * math.pi, 36, endpoint=False)
+    return Track("ring", np.column_stack([R * np.cos(a), R * np.sin(a)]))
+
+
+def feed(recorder: LapRecorder, seconds: float) -> int:
+    """Drive the ring on its line at SPEED, 20 Hz odometry and frames; returns laps completed."""
+    laps = 0
+    for i in range(int(seconds * 20)):
+        t, angle = i / 20, SPEED * i / 20 / R
+        laps += recorder.add_odom(OdomSample(t, t, R * math.cos(angle), R * math.sin(angle), SPEED), i + 1, 0)
+        recorder.add_frame(FrameSample(t, t, SPEED, SPEED / R, SPEED, SPEED / R, 0.001, 0.002, 0.0005))
+    return laps
+
+
+def test_files_are_written_after_each_lap_and_the_partial_lap_is_incomplete(ring, tmp_path):
+    recorder = LapRecorder(ring, tmp_path, {"brain": "b", "backend": "x", "circuit": "ring", "mode": "lockstep"})
+    assert feed(recorder, 35) == 1                           # one lap is 31.4 s
+    written = json.loads((tmp_path / "run.json").read_text())
+    assert written["laps_completed"] == 1 and written["schema_version"] == SCHEMA_VERSION
+    recorder.write("stopped by Ctrl-C", received=700, skipped=0)   # what the node does at shutdown
+    data = json.loads((tmp_path / "run.json").read_text())
+    first, partial = data["laps"]
+    assert first["complete"] and first["lap_seconds"] == pytest.approx(2 * math.pi * R / SPEED, abs=2e-3)
+    assert first["position_deviation_mae_m"] < 0.01 and first["frames_processed"] == pytest.approx(628, abs=1)
+    assert not partial["complete"] and partial["invalid_reason"] == "run ended mid-lap: stopped by Ctrl-C"
+    assert data["bm"]["lap_seconds"] == first["lap_seconds"] and data["bm"]["gpu_inference"] is False
+    assert data["bm"]["position_deviation_mae"] == pytest.approx(1.0, abs=0.05)   # 1000**0 on the line
+    rows = (tmp_path / "frames.csv").read_text().splitlines()
+    assert rows[0].startswith("lap,t_sim,t_wall,x,y") and len(rows) == 701
+    assert not list(tmp_path.glob(".*.tmp"))                 # atomic writes leave no temporaries
+
+
+def test_report_table_and_plots(ring, tmp_path, monkeypatch):
+    run_dir = tmp_path / "run_a"
+    recorder = LapRecorder(ring, run_dir, {"brain": "explicit", "backend": "explicit", "circuit": "simple_circuit",
+                                          "mode": "realtime"})
+    feed(recorder, 35)
+    recorder.write("completed 1 lap(s)")
+    text, plots = report([str(run_dir / "run.json"), str(run_dir / "run.json")], tmp_path / "plots")
+    assert "| explicit (explicit) simple_circuit realtime | 10.0" in text and "Yes (31.4 s)" in text
+    assert {p.name for p in plots} == {"run_a_trajectory.png", "run_a_speed.png", "run_a_latency.png", "comparison.png"}
+    assert all(p.stat().st_size > 10_000 for p in plots)
+
+
+def test_report_refuses_unknown_schema_versions_and_missing_files(tmp_path):
+    bad = tmp_path / "run.json"
+    bad.write_text(json.dumps({"schema_version": 99, "laps": []}))
+    with pytest.raises(ConfigError, match="schema version 99; this f1_brains reads version 1"):
+        load_run(bad)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_run(tmp_path / "nope.json")
+
+
+def test_reference_from_a_behaviormetrics_perfect_lap_bag(tmp_path):
+    import rosbag
+    import rospy
+    from nav_msgs.msg import Odometry
+    path = tmp_path / "lap-ring.bag"
+    with rosbag.Bag(str(path), "w") as bag:
+        for i in range(400):
+            m = Odometry()
+            a = 2 * math.pi * i / 400
+            m.pose.pose.position.x, m.pose.pose.position.y = R * math.cos(a), R * math.sin(a)
+            bag.write("/F1ROS/odom", m, rospy.Time.from_sec(1 + i * 0.05))
+    reference, checkpoints = load_reference(bag=str(path))
+    assert reference.length == pytest.approx(2 * math.pi * R, rel=3e-3) and len(checkpoints) == 400
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_reference(bag=str(tmp_path / "missing.bag"))
+    with pytest.raises(ConfigError, match="needs a circuit"):
+        load_reference()
