@@ -35,5 +35,6 @@ def test_a_run_that_cannot_start_is_recorded_with_its_reason(tmp_path, monkeypat
     monkeypatch.setenv("ROS_HOME", str(tmp_path / "ros"))
     [result] = evaluate([RunSpec("explicit", "no_such_circuit")], tmp_path, progress=False)
     assert not result["completed"]
-    assert result["end_reason"].startswith("run failed: no sim_summary.json: f1_sim: unknown circuit 'no_such_circuit'")
+    assert result["end_reason"].startswith("run failed: no sim_summary.json")
+    assert "unknown circuit 'no_such_circuit'; known: simple_circuit" in result["end_reason"]
     assert (tmp_path / "explicit/no_such_circuit/lockstep/r0/launch.log").read_text()

@@ -38,8 +38,9 @@ def test_camera_replay_launch_prints_and_writes_the_summary(tmp_path):
 @pytest.mark.slow
 def test_headless_circuit_launch_ends_by_itself_and_writes_run_files(tmp_path):
     out = tmp_path / "run"
-    result = subprocess.run(["roslaunch", "f1_brains", "nurburgring.launch", "brain:=explicit", f"out:={out}",
-                             "-p", "11412"], env=ros_env(tmp_path), capture_output=True, text=True, timeout=300)
+    result = subprocess.run(["roslaunch", "f1_brains", "drive.launch", "circuit:=nurburgring", "brain:=explicit",
+                             f"out:={out}", "bag:=true", "-p", "11412"], env=ros_env(tmp_path), capture_output=True,
+                            text=True, timeout=300)
     output = result.stdout + result.stderr
     sim = json.loads((out / "sim_summary.json").read_text())
     brain = json.loads((out / "brain_summary.json").read_text())
@@ -47,6 +48,10 @@ def test_headless_circuit_launch_ends_by_itself_and_writes_run_files(tmp_path):
     assert 80 < sim["laps"][0]["lap_time"] < 100
     assert brain["frames"]["processed"] == sim["frames"] and brain["frames"]["faults"] == 0
     assert "| 1 |" in output    # the lap table was printed
+    import rosbag
+    with rosbag.Bag(str(out / "run.bag")) as bag:   # bag:=true records what BehaviorMetrics records
+        topics = bag.get_type_and_topic_info().topics
+    assert topics["/F1ROS/odom"].message_count > 1000 and "/F1ROS/cmd_vel" in topics and "/clock" in topics
     # The brain node's lap recorder agrees with the simulator, and its run makes a report with plots.
     run = json.loads((out / "run.json").read_text())
     assert run["laps_completed"] == 1 and run["metadata"]["circuit"] == "nurburgring"
