@@ -1,4 +1,4 @@
-"""`f1-brains <command>`: info, bench, export, evaluate, report, sim-pictures, sim-bench."""
+"""`f1-brains <command>`: info, bench, dataset, train, export, evaluate, report, sim-pictures, sim-bench."""
 from __future__ import annotations
 
 import argparse
@@ -140,14 +140,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     import torch
 
     from .zoo import export, pilotnet
+    from .model_card import ModelCard, OutputSpec, card_path_for
     model = pilotnet.torch_pilotnet(args.seed)
     provenance: dict[str, Any] = {"network": "PilotNet (f1_brains.zoo.pilotnet)"}
+    output = OutputSpec()
     if args.weights:
         model.load_state_dict(torch.load(args.weights, map_location="cpu"))
         provenance["weights"] = str(args.weights)
+        if card_path_for(args.weights).is_file():   # the training card: output ranges of the labels
+            output = ModelCard.load(card_path_for(args.weights)).output
     else:
         provenance["weights"] = f"untrained, torch seed {args.seed}"
-    paths_written = export.export_all(model.eval(), args.out, args.formats or export.FORMATS, provenance)
+    paths_written = export.export_all(model.eval(), args.out, args.formats or export.FORMATS, provenance,
+                                      output=output)
     for fmt, path in paths_written.items():
         print(f"{fmt:20s} {path}")
     return 0
@@ -196,6 +201,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dataset(args: argparse.Namespace) -> int:
+    from .zoo import dataset
+    manifest = dataset.collect(args.out, args.circuits, args.laps, args.seed, disturb=not args.no_disturbance)
+    print(f"{manifest['frames']} frames in {args.out}; laps: " + ", ".join(f"{k}: {v}" for k, v in manifest["lap_ends"].items()))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .zoo import train
+    result = train.train(args.data, args.out, args.epochs, args.batch, args.lr, args.seed, args.val_laps, args.threads)
+    print(f"best validation MSE (normalized) {result['best_val_mse_normalized']:.5f}; weights in {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="f1-brains", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -229,6 +248,21 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", default="out/evaluate", help="run directory (finished runs are reused)")
     ev.add_argument("--markdown", help="also write the table to this file")
     ev.add_argument("--json", help="also write the results to this JSON file")
+    ds = sub.add_parser("dataset", help="record frames + expert (v, w) labels by driving the explicit brain")
+    ds.add_argument("--out", required=True)
+    ds.add_argument("--circuits", nargs="+", default=["simple_circuit", "many_curves", "nurburgring"])
+    ds.add_argument("--laps", type=int, default=2, help="laps per circuit (alternating direction)")
+    ds.add_argument("--seed", type=int, default=0)
+    ds.add_argument("--no-disturbance", action="store_true", help="record the expert undisturbed")
+    tr = sub.add_parser("train", help="train PilotNet on datasets; writes weights, card and history")
+    tr.add_argument("--data", nargs="+", required=True, help="dataset directories")
+    tr.add_argument("--out", required=True)
+    tr.add_argument("--epochs", type=int, default=8)
+    tr.add_argument("--batch", type=int, default=64)
+    tr.add_argument("--lr", type=float, default=1e-3)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--val-laps", type=int, default=2, help="whole laps held out for validation")
+    tr.add_argument("--threads", type=int, default=2)
     rep = sub.add_parser("report", help="results table and plots of recorded runs (run.json files)")
     rep.add_argument("runs", nargs="+", help="run.json files (frames.csv beside each)")
     rep.add_argument("--out", help="directory for the plots (default: report/ beside the first run)")
@@ -240,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"info": cmd_info, "bench": cmd_bench, "export": cmd_export,
                "sim-pictures": cmd_sim_pictures, "sim-bench": cmd_sim_bench, "evaluate": cmd_evaluate,
-               "report": cmd_report}[args.command]
+               "report": cmd_report, "dataset": cmd_dataset, "train": cmd_train}[args.command]
     try:
         return handler(args)
     except F1BrainsError as e:

@@ -91,6 +91,11 @@ class ModelCard:
 
     def preprocess(self, image: np.ndarray, encoding: str = "rgb8") -> np.ndarray:
         """Camera image (HxWx3 uint8, ``rgb8`` or ``bgr8``) -> batch-1 float32 network input."""
+        return self.to_tensor(self.crop_resize(image, encoding)[None])
+
+    def crop_resize(self, image: np.ndarray, encoding: str = "rgb8") -> np.ndarray:
+        """Camera image -> the network's pixels (height x width x 3 uint8, the card's colour order).
+        Datasets store these, so training sees exactly what inference sees."""
         i = self.input
         if encoding not in ("rgb8", "bgr8"):
             raise BadImage(f"image encoding {encoding!r} is not supported (expected rgb8 or bgr8)")
@@ -98,16 +103,25 @@ class ModelCard:
             raise BadImage(f"image is {image.shape} {image.dtype}, model card {self.name!r} expects "
                            f"({i.camera_height}, {i.camera_width}, 3) uint8")
         x = resize(image[i.crop_rows[0]:i.crop_rows[1]], i.width, i.height, i.interpolation)
-        if encoding[:3] != i.color:
-            x = x[..., ::-1]
-        x = x.astype(np.float32)
-        if i.normalization == "unit":
+        return x[..., ::-1] if encoding[:3] != i.color else x
+
+    def to_tensor(self, pixels: np.ndarray) -> np.ndarray:
+        """A batch of crop_resize outputs (N x height x width x 3 uint8) -> float32 network input."""
+        x = pixels.astype(np.float32)
+        if self.input.normalization == "unit":
             x *= 1.0 / 255.0
-        elif i.normalization == "imagenet":
+        elif self.input.normalization == "imagenet":
             x = (x * (1.0 / 255.0) - IMAGENET_MEAN) / IMAGENET_STD
-        if i.layout == "NCHW":
-            x = x.transpose(2, 0, 1)
-        return np.ascontiguousarray(x[None])
+        if self.input.layout == "NCHW":
+            x = x.transpose(0, 3, 1, 2)
+        return np.ascontiguousarray(x)
+
+    def normalize_outputs(self, v: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """(v, w) in m/s, rad/s -> the network's raw outputs (training targets): the inverse of postprocess."""
+        if not self.output.normalized:
+            return np.column_stack([v, w]).astype(np.float32)
+        (v0, v1), (w0, w1) = self.output.ranges["v"], self.output.ranges["w"]
+        return np.column_stack([(np.asarray(v) - v0) / (v1 - v0), (np.asarray(w) - w0) / (w1 - w0)]).astype(np.float32)
 
     def postprocess(self, raw: np.ndarray) -> tuple[float, float]:
         """Raw network output (one sample) -> (v m/s, w rad/s); NaN/inf or a wrong shape raise BadOutput."""

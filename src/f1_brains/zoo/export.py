@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..model_card import InputSpec, ModelCard
+from ..model_card import InputSpec, ModelCard, OutputSpec
 from ..synthetic import road_frames
 from . import pilotnet
 
@@ -29,8 +29,9 @@ def calibration_batches(card_input: InputSpec, n: int = 64, seed: int = 1) -> li
     return [card.preprocess(frame) for frame in road_frames(n, seed)]
 
 
-def _card(path: Path, layout: InputSpec, framework: str, precision: str, provenance: dict) -> None:
-    ModelCard(name=path.name, framework=framework, precision=precision, input=layout,
+def _card(path: Path, layout: InputSpec, framework: str, precision: str, provenance: dict,
+          output: OutputSpec) -> None:
+    ModelCard(name=path.name, framework=framework, precision=precision, input=layout, output=output,
               provenance=provenance).save(path.with_name(path.name + ".card.yaml") if path.is_file()
                                           else path / "card.yaml")
 
@@ -109,8 +110,9 @@ FORMATS = ("torchscript", "torch_dynamic_int8", "torch_static_int8", "onnx", "ke
 
 
 def export_all(model, out_dir: str | Path, formats: Iterable[str] = FORMATS, provenance: dict | None = None,
-               calibration_frames: int = 64) -> dict[str, Path]:
-    """Write the chosen formats of ``model`` (a PyTorch PilotNet) under ``out_dir``; return their paths."""
+               calibration_frames: int = 64, output: OutputSpec = OutputSpec()) -> dict[str, Path]:
+    """Write the chosen formats of ``model`` (a PyTorch PilotNet) under ``out_dir``; return their paths.
+    ``output``: how the network's outputs map to (v, w), from its training card."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     formats = list(formats)
@@ -123,7 +125,7 @@ def export_all(model, out_dir: str | Path, formats: Iterable[str] = FORMATS, pro
     nhwc_calibration = lambda: calibration_batches(NHWC_CARD, calibration_frames)  # noqa: E731
 
     def done(fmt: str, path: Path, layout: InputSpec, framework: str, precision: str) -> None:
-        _card(path, layout, framework, precision, {**prov, "format": fmt})
+        _card(path, layout, framework, precision, {**prov, "format": fmt}, output)
         paths[fmt] = path
 
     if "torchscript" in formats:

@@ -1,0 +1,119 @@
+"""`f1-brains dataset`: the explicit brain drives the simulator (offline, lockstep) and its decisions label
+what the camera saw.
+
+The executed command is the expert's plus seeded disturbances (steering noise and short swerves that
+push the car off the line), while the label is always the expert's decision: the data holds the expert
+recovering, which a network copying a perfect driver never sees otherwise. Laps alternate direction,
+start anywhere, and vary the appearance. Stored per dataset directory:
+- frames.npy: N x 66 x 200 x 3 uint8, the card's crop_resize output (what the network sees, before
+  normalization), so training and inference share one preprocessing;
+- data.csv: DeepLearningStudio's convention (columns v, w) plus circuit, lap, t, offset_m;
+- manifest.json: seed, circuits, laps, card input spec, counts, the command.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..explicit import ExplicitBrain
+from ..files import read_json, write_json_atomic
+from ..model_card import InputSpec, ModelCard
+from ..sim import circuits
+from ..sim.offline import CAMERA_PERIOD
+from ..sim.renderer import Appearance, Renderer
+from ..sim.simulation import RunLimits, Simulation
+
+TRAINING_CIRCUITS = ("simple_circuit", "many_curves", "nurburgring")   # montreal, montmelo: held out
+LATENCY = 0.02
+
+
+@dataclass
+class Disturbance:
+    """Seeded steering disturbance: Ornstein-Uhlenbeck noise plus occasional swerves (rad/s)."""
+    rng: np.random.Generator
+    noise: float = 0.15           # stationary std of the steering noise
+    swerves_per_s: float = 0.12
+    swerve_w: tuple[float, float] = (0.4, 1.0)
+    swerve_s: tuple[float, float] = (0.2, 0.6)
+
+    def __post_init__(self) -> None:
+        self._ou, self._swerve, self._left = 0.0, 0.0, 0.0
+
+    def step(self, dt: float) -> float:
+        theta = 2.0
+        self._ou += -theta * self._ou * dt + self.noise * math.sqrt(2 * theta * dt) * self.rng.normal()
+        if self._left > 0:
+            self._left -= dt
+        elif self.rng.random() < self.swerves_per_s * dt:
+            self._swerve = self.rng.choice((-1, 1)) * self.rng.uniform(*self.swerve_w)
+            self._left = self.rng.uniform(*self.swerve_s)
+        return self._ou + (self._swerve if self._left > 0 else 0.0)
+
+
+def drive_and_record(track_name: str, lap: int, seed: int, card: ModelCard, disturb: bool = True
+                     ) -> tuple[list[np.ndarray], list[dict[str, Any]], str]:
+    """One lap's (pixels, labels, end reason)."""
+    rng = np.random.default_rng([seed, lap, sum(map(ord, track_name))])
+    track = circuits.named(track_name)
+    reverse = lap % 2 == 1
+    appearance = Appearance() if lap == 0 else Appearance.varied(int(rng.integers(1 << 30)))
+    sim = Simulation(track, RunLimits(laps=1, timeout=track.length / 3.0), start_s=float(rng.uniform(0, track.length)),
+                     reverse=reverse)
+    renderer, expert = Renderer(track, appearance), ExplicitBrain()
+    disturbance = Disturbance(rng) if disturb else None
+    pixels, labels = [], []
+    image, v, w = None, 0.0, 0.0
+    while not sim.ended:
+        image = renderer.render(sim.car.x, sim.car.y, sim.car.yaw, out=image)
+        decision = expert.step(image)
+        pixels.append(card.crop_resize(image))
+        labels.append({"v": decision.v, "w": decision.w, "circuit": track_name, "lap": lap,
+                       "t": round(sim.time, 3), "offset_m": round(sim.offset, 4)})
+        sim.advance(LATENCY, v, w)
+        bias = disturbance.step(CAMERA_PERIOD) if disturbance else 0.0
+        v, w = decision.v, decision.w + bias
+        sim.advance(CAMERA_PERIOD - LATENCY, v, w)
+    return pixels, labels, sim.end_reason
+
+
+def collect(out_dir: str | Path, circuit_names: Iterable[str] = TRAINING_CIRCUITS, laps: int = 2, seed: int = 0,
+            disturb: bool = True, card: ModelCard | None = None, progress: bool = True) -> dict[str, Any]:
+    from tqdm import tqdm
+    card = card or ModelCard(input=InputSpec(layout="NCHW"))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [(c, lap) for c in circuit_names for lap in range(laps)]
+    all_pixels, all_labels, ends = [], [], {}
+    for name, lap in tqdm(jobs, desc="dataset", unit="lap", disable=not progress, file=sys.stderr):
+        pixels, labels, reason = drive_and_record(name, lap, seed, card, disturb)
+        all_pixels += pixels
+        all_labels += labels
+        ends[f"{name}/{lap}"] = reason
+    np.save(out / "frames.npy", np.stack(all_pixels))
+    with open(out / "data.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["v", "w", "circuit", "lap", "t", "offset_m"])
+        writer.writeheader()
+        writer.writerows(all_labels)
+    manifest = {"frames": len(all_labels), "seed": seed, "circuits": list(circuit_names), "laps": laps,
+                "disturbed": disturb, "card_input": card.to_dict()["input"], "lap_ends": ends,
+                "v_range": [float(min(r["v"] for r in all_labels)), float(max(r["v"] for r in all_labels))],
+                "w_range": [float(min(r["w"] for r in all_labels)), float(max(r["w"] for r in all_labels))]}
+    write_json_atomic(out / "manifest.json", manifest)
+    return manifest
+
+
+def load(data_dir: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
+    """(pixels N x H x W x 3 uint8 memory-mapped, label columns, manifest) of a dataset directory."""
+    data_dir = Path(data_dir)
+    with open(data_dir / "data.csv") as f:
+        rows = list(csv.DictReader(f))
+    columns = {"v": np.array([float(r["v"]) for r in rows], np.float32),
+               "w": np.array([float(r["w"]) for r in rows], np.float32),
+               "group": np.array([f"{r.get('circuit', '')}/{r.get('lap', '')}" for r in rows])}
+    return np.load(data_dir / "frames.npy", mmap_mode="r"), columns, read_json(data_dir / "manifest.json")

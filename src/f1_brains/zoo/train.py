@@ -1,0 +1,118 @@
+"""`f1-brains train`: PilotNet (zoo.pilotnet) learns the expert's (v, w) from a dataset (zoo.dataset).
+
+Validation holds out whole laps (neighbouring frames are near-duplicates, so a random split would flatter
+the score). Augmentation: horizontal flip with w negated, and brightness/contrast jitter. Targets are the
+card's normalized outputs; the best epoch on validation is kept. Writes the state_dict, the model card
+(input spec of the dataset, output ranges chosen here) and the training history.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..files import write_json_atomic
+from ..model_card import InputSpec, ModelCard, OutputSpec
+from . import dataset, pilotnet
+
+
+def output_ranges(v: np.ndarray, w: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Round ranges covering the labels, symmetric in w (so a flip maps w_norm to 1 - w_norm)."""
+    w_max = math.ceil(float(np.abs(w).max()) * 2) / 2
+    return {"v": (math.floor(float(v.min())), math.ceil(float(v.max()))), "w": (-w_max, w_max)}
+
+
+def augment(x, w, rng: np.random.Generator):
+    """x: float batch NCHW in [0, 1]; w: normalized w targets. Flip half (w -> 1 - w), jitter light."""
+    import torch
+    flip = torch.from_numpy(rng.random(x.shape[0]) < 0.5)
+    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    w = torch.where(flip, 1.0 - w, w)
+    gain = torch.from_numpy(rng.uniform(0.75, 1.25, (x.shape[0], 1, 1, 1)).astype(np.float32))
+    bias = torch.from_numpy(rng.uniform(-0.08, 0.08, (x.shape[0], 1, 1, 1)).astype(np.float32))
+    return (x * gain + bias).clamp(0, 1), w
+
+
+def train(data_dirs: list[str], out_dir: str | Path, epochs: int = 8, batch: int = 64, lr: float = 1e-3,
+          seed: int = 0, val_laps: int = 2, threads: int = 2, progress: bool = True) -> dict[str, Any]:
+    import torch
+    from tqdm import tqdm
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    parts = [dataset.load(d) for d in data_dirs]
+    pixels = np.concatenate([np.asarray(p) for p, _, _ in parts])
+    v = np.concatenate([c["v"] for _, c, _ in parts])
+    w = np.concatenate([c["w"] for _, c, _ in parts])
+    groups = np.concatenate([c["group"] for _, c, _ in parts])
+    card = ModelCard(name="pilotnet", framework="pytorch", input=InputSpec(**parts[0][2]["card_input"]),
+                     output=OutputSpec(ranges=output_ranges(v, w)))
+    if card.input.layout != "NCHW" or card.input.normalization != "unit":
+        raise ValueError("training expects NCHW unit-range datasets (the PyTorch PilotNet's input)")
+    targets = card.normalize_outputs(v, w)
+    lap_names = sorted(set(groups))
+    held_out = set(rng.choice(lap_names, size=min(val_laps, len(lap_names) - 1), replace=False)) if len(lap_names) > 1 else set()
+    val = np.flatnonzero(np.isin(groups, list(held_out)))
+    train_idx = np.flatnonzero(~np.isin(groups, list(held_out)))
+
+    model = pilotnet.torch_pilotnet(seed).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    steps = epochs * math.ceil(len(train_idx) / batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
+    history, best, best_state = [], float("inf"), None
+    t0 = time.perf_counter()
+
+    def evaluate() -> dict[str, float]:
+        model.eval()
+        preds = []
+        with torch.inference_mode():
+            for i in range(0, len(val), 256):
+                idx = val[i:i + 256]
+                preds.append(model(torch.from_numpy(card.to_tensor(pixels[idx]))).numpy())
+        model.train()
+        p = np.concatenate(preds)
+        err = p - targets[val]
+        (v0, v1), (w0, w1) = card.output.ranges["v"], card.output.ranges["w"]
+        return {"val_mse_normalized": float((err ** 2).mean()), "val_mse_v": float(((err[:, 0] * (v1 - v0)) ** 2).mean()),
+                "val_mse_w": float(((err[:, 1] * (w1 - w0)) ** 2).mean())}
+
+    for epoch in range(epochs):
+        order = rng.permutation(train_idx)
+        losses = []
+        bar = tqdm(range(0, len(order), batch), desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
+                   disable=not progress, file=sys.stderr)
+        for i in bar:
+            idx = np.sort(order[i:i + batch])
+            x = torch.from_numpy(card.to_tensor(pixels[idx]))
+            y = torch.from_numpy(targets[idx])
+            x, yw = augment(x, y[:, 1], rng)
+            y = torch.stack([y[:, 0], yw], 1)
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(float(loss))
+            if len(losses) % 20 == 0:
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.5f}")
+        record = {"epoch": epoch + 1, "train_mse_normalized": float(np.mean(losses)), **(evaluate() if len(val) else {}),
+                  "elapsed_s": time.perf_counter() - t0}
+        history.append(record)
+        print(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.5f}" for k, v in record.items() if k != "epoch"),
+              file=sys.stderr)
+        score = record.get("val_mse_normalized", record["train_mse_normalized"])
+        if score < best:
+            best, best_state = score, {k: t.detach().clone() for k, t in model.state_dict().items()}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(best_state, out / "pilotnet_state.pt")
+    card.save(out / "pilotnet_state.pt.card.yaml")
+    result = {"data": [str(d) for d in data_dirs], "frames_train": int(len(train_idx)), "frames_val": int(len(val)),
+              "val_laps": sorted(held_out), "epochs": epochs, "batch": batch, "lr": lr, "seed": seed,
+              "best_val_mse_normalized": best, "history": history, "card_output": card.to_dict()["output"]}
+    write_json_atomic(out / "training.json", result)
+    return result

@@ -1,0 +1,53 @@
+"""The model pipeline on a CI-sized scale: dataset -> training -> export, and each artifact loads."""
+import json
+
+import numpy as np
+import pytest
+
+from f1_brains.backends import load_backend
+from f1_brains.cli import main
+from f1_brains.model_card import ModelCard, card_path_for
+from f1_brains.zoo import dataset
+from f1_brains.zoo.dataset import Disturbance, drive_and_record
+
+
+def test_dataset_is_deterministic_and_labels_the_expert(tmp_path):
+    card = ModelCard()
+    a = drive_and_record("nurburgring", 1, seed=3, card=card)
+    b = drive_and_record("nurburgring", 1, seed=3, card=card)
+    assert len(a[0]) == len(b[0]) > 100 and all(np.array_equal(x, y) for x, y in zip(a[0][:50], b[0][:50]))
+    assert a[1] == b[1] and a[2] == b[2]
+    assert a[0][0].shape == (66, 200, 3) and a[0][0].dtype == np.uint8
+    offsets = np.abs([r["offset_m"] for r in a[1]])
+    assert offsets.max() > 0.3          # the disturbances push the car off the line ...
+    assert 4.0 <= min(r["v"] for r in a[1]) and max(r["v"] for r in a[1]) <= 10.0   # ... the expert's labels
+
+
+def test_disturbance_is_seeded_and_bounded():
+    one = Disturbance(np.random.default_rng(1))
+    x = [one.step(0.05) for _ in range(3)]
+    d1, d2 = Disturbance(np.random.default_rng(7)), Disturbance(np.random.default_rng(7))
+    s1, s2 = [d1.step(0.05) for _ in range(2000)], [d2.step(0.05) for _ in range(2000)]
+    assert s1 == s2 and max(map(abs, s1)) < 2.0 and len(set(x)) == 3
+
+
+@pytest.mark.slow
+def test_pipeline_end_to_end_on_a_tiny_dataset(tmp_path, capsys):
+    data = tmp_path / "data"
+    assert main(["dataset", "--out", str(data), "--circuits", "nurburgring", "--laps", "2", "--seed", "1"]) == 0
+    pixels, labels, manifest = dataset.load(data)
+    assert pixels.shape[0] == len(labels["v"]) == manifest["frames"] > 2000
+    assert (data / "data.csv").read_text().splitlines()[0].startswith("v,w,")   # DeepLearningStudio's columns
+    model_dir = tmp_path / "model"
+    assert main(["train", "--data", str(data), "--out", str(model_dir), "--epochs", "1", "--val-laps", "1"]) == 0
+    history = json.loads((model_dir / "training.json").read_text())
+    assert history["frames_val"] > 0 and np.isfinite(history["best_val_mse_normalized"])
+    exported = tmp_path / "exported"
+    assert main(["export", "--weights", str(model_dir / "pilotnet_state.pt"), "--out", str(exported)]) == 0
+    trained_card = ModelCard.load(model_dir / "pilotnet_state.pt.card.yaml")
+    for artifact in ("pilotnet.pt", "pilotnet.onnx", "pilotnet.tflite", "pilotnet_int8.tflite",
+                     "pilotnet_static_int8.pt", "pilotnet_savedmodel"):
+        card = ModelCard.load(card_path_for(exported / artifact))
+        assert card.output == trained_card.output        # exports carry the training's output ranges
+        out = load_backend(exported / artifact).predict(card.to_tensor(pixels[:4]))
+        assert out.shape == (4, 2) and np.all(np.isfinite(out))
