@@ -13,44 +13,45 @@ CIRCUIT ?= simple_circuit
 MODE ?= lockstep
 REPLAY_BRAIN ?= pilotnet_onnx
 FRAMES ?= 400
-MODELS := models/untrained
 
-.PHONY: bootstrap models run replay test test-fast bench info report-example
+.PHONY: bootstrap zoo run replay test test-fast bench info report-example
 bootstrap:
 	@bash scripts/bootstrap.sh
 
-# Untrained (seeded) PilotNet in every format runnable here, until the model zoo ships trained ones.
-models: $(MODELS)/.exported
-$(MODELS)/.exported: src/f1_brains/zoo/pilotnet.py src/f1_brains/zoo/export.py src/f1_brains/model_card.py | bootstrap
-	f1-brains export --out $(MODELS)
-	@touch $@
+# The shipped PilotNet (models/pilotnet/) is made by `make zoo`: dataset -> training -> every format.
+# It is committed, so `make run` and `make test` need none of this.
+ZOO := models/pilotnet
+zoo: bootstrap
+	f1-brains dataset --out data/train --circuits simple_circuit many_curves nurburgring --laps 6 --seed 0
+	f1-brains train --data data/train --out $(ZOO) --epochs 8 --seed 0
+	f1-brains export --weights $(ZOO)/pilotnet_state.pt --out $(ZOO)
 
 # Main job: one headless lap of the embedded simulator with a shipped brain; prints the lap's numbers
 # and the brain's timings, and leaves the run files in out/run/.
-run: bootstrap models
+run: bootstrap
 	roslaunch f1_brains drive.launch circuit:=$(CIRCUIT) brain:=$(BRAIN) mode:=$(MODE) laps:=1 \
 	    out:=$(CURDIR)/out/run
 
 # A network brain on a replayed 20 Hz camera stream (synthetic frames): inference timings in the node.
-replay: bootstrap models
+replay: bootstrap
 	roslaunch f1_brains camera_replay.launch brain:=$(REPLAY_BRAIN) frames:=$(FRAMES) \
 	    summary_file:=$(CURDIR)/out/replay_summary.json
 
-test: bootstrap models
+test: bootstrap
 	python -m pytest test/
 
 # The fast set: everything but the slow end-to-end tests.
-test-fast: bootstrap models
+test-fast: bootstrap
 	python -m pytest -m "not slow" test/
 
-bench: bootstrap models
-	f1-brains bench $(MODELS) --markdown docs/results/brain_latency.md --json docs/results/brain_latency.json
+bench: bootstrap
+	f1-brains bench $(ZOO) --markdown docs/results/brain_latency.md --json docs/results/brain_latency.json
 
 info: bootstrap
 	f1-brains info
 
 # docs/results/report_example/: the explicit brain's lap of simple_circuit in both modes, reported and compared.
-report-example: bootstrap models
+report-example: bootstrap
 	rm -rf out/report_example
 	for mode in realtime lockstep; do \
 	    roslaunch f1_brains simple_circuit.launch mode:=$$mode out:=$(CURDIR)/out/report_example/$$mode || exit 1; done

@@ -44,10 +44,18 @@ def test_pipeline_end_to_end_on_a_tiny_dataset(tmp_path, capsys):
     assert history["frames_val"] > 0 and np.isfinite(history["best_val_mse_normalized"])
     exported = tmp_path / "exported"
     assert main(["export", "--weights", str(model_dir / "pilotnet_state.pt"), "--out", str(exported)]) == 0
-    trained_card = ModelCard.load(model_dir / "pilotnet_state.pt.card.yaml")
+    trained_card = ModelCard.load(model_dir / "training_card.yaml")
     for artifact in ("pilotnet.pt", "pilotnet.onnx", "pilotnet.tflite", "pilotnet_int8.tflite",
                      "pilotnet_static_int8.pt", "pilotnet_savedmodel"):
         card = ModelCard.load(card_path_for(exported / artifact))
         assert card.output == trained_card.output        # exports carry the training's output ranges
         out = load_backend(exported / artifact).predict(card.to_tensor(pixels[:4]))
         assert out.shape == (4, 2) and np.all(np.isfinite(out))
+    js = tmp_path / "offline.json"
+    assert main(["bench", str(exported), "-n", "5", "--warmup", "1", "--data", str(data), "--json", str(js)]) == 0
+    rows = {r["model"].split("/")[-1]: r for r in json.loads(js.read_text())["rows"]}
+    assert rows["pilotnet.pt"]["test_frames"] == manifest["frames"]
+    # The same weights in every float format score the same; int8 formats stay close.
+    assert rows["pilotnet.onnx"]["mse_normalized"] == pytest.approx(rows["pilotnet.pt"]["mse_normalized"], rel=1e-3)
+    assert rows["pilotnet_int8.tflite"]["mse_normalized"] < 2 * rows["pilotnet.pt"]["mse_normalized"] + 1e-4
+    assert "Offline evaluation on the held-out test set" in capsys.readouterr().out

@@ -45,7 +45,18 @@ def model_artifacts(roots: list[str]) -> list[Path]:
     return found
 
 
-def bench_one(path: Path, n: int, warmup: int, threads: int, frames: list[np.ndarray]) -> dict[str, Any]:
+def accuracy(backend, card, pixels: np.ndarray, v: np.ndarray, w: np.ndarray, batch: int = 64) -> dict[str, float]:
+    """MSE of v (m/s), w (rad/s) and of the normalized pair, on a labelled dataset."""
+    raw = np.concatenate([backend.predict(card.to_tensor(pixels[i:i + batch])) for i in range(0, len(pixels), batch)])
+    target = card.normalize_outputs(v, w)
+    (v0, v1), (w0, w1) = card.output.ranges["v"], card.output.ranges["w"]
+    err = raw[:, :2] - target
+    return {"mse_v": float(((err[:, 0] * (v1 - v0)) ** 2).mean()), "mse_w": float(((err[:, 1] * (w1 - w0)) ** 2).mean()),
+            "mse_normalized": float((err ** 2).mean()), "test_frames": int(len(pixels))}
+
+
+def bench_one(path: Path, n: int, warmup: int, threads: int, frames: list[np.ndarray],
+              test_set: tuple | None = None) -> dict[str, Any]:
     """Batch-1 latency of one artifact on real preprocessed frames: first inference, then ``n`` timed runs."""
     from .backends import LoadOptions, load_backend
     from .model_card import ModelCard, card_path_for
@@ -71,7 +82,8 @@ def bench_one(path: Path, n: int, warmup: int, threads: int, frames: list[np.nda
         t = time.perf_counter()
         card.preprocess(f)
         pre.append(time.perf_counter() - t)
-    return {"model": str(path), "backend": backend.name, "device": backend.device, "precision": card.precision,
+    scores = accuracy(backend, card, *test_set) if test_set is not None else {}
+    return {**scores, "model": str(path), "backend": backend.name, "device": backend.device, "precision": card.precision,
             "threads": threads, "size_mb": artifact_size(path) / 1e6, "load_s": load_s,
             "first_inference_ms": first_s * 1e3, "warmup": warmup, **summarize(times),
             "preprocess_p50_ms": summarize(pre)["p50_ms"],
@@ -82,20 +94,31 @@ def artifact_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
 
 
-def bench_markdown(rows: list[dict[str, Any]], command: str) -> str:
+def bench_markdown(rows: list[dict[str, Any]], command: str, baseline: str = "pilotnet.pt") -> str:
+    """The latency table; with test-set scores, the seeds' offline table too; ratios to ``baseline``."""
+    base = next((r for r in rows if Path(r["model"]).name == baseline), max(rows, key=lambda r: r["p50_ms"]))
     lines = [f"Measured with `{command}` on {platform.node()} ({platform.machine()}), "
-             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; batch 1, real preprocessed frames.",
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; batch 1, real preprocessed frames. "
+             f"Ratios: against {Path(base['model']).name}, measured in the same run.",
              "Packages: " + ", ".join(f"{k} {v}" for k, v in versions().items()), "",
              "| model | backend | precision | threads | size MB | first ms | n | mean ms | p50 ms | p90 ms | "
-             "p99 ms | max ms | p50 vs slowest | preprocess p50 ms |", "|" + "---|" * 14]
-    slowest = max(r["p50_ms"] for r in rows)
+             "p99 ms | max ms | p50 speed-up | preprocess p50 ms |", "|" + "---|" * 14]
     for r in rows:
         lines.append(f"| {Path(r['model']).name} | {r['backend']}{' (xla)' if r.get('xla') else ''} | "
                      f"{r['precision']} | {r['threads']} | {r['size_mb']:.2f} | {r['first_inference_ms']:.1f} | "
                      f"{r['n']} | {r['mean_ms']:.3f} | {r['p50_ms']:.3f} | {r['p90_ms']:.3f} | {r['p99_ms']:.3f} | "
-                     f"{r['max_ms']:.3f} | {slowest / r['p50_ms']:.2f}x | {r['preprocess_p50_ms']:.3f} |")
+                     f"{r['max_ms']:.3f} | {base['p50_ms'] / r['p50_ms']:.2f}x | {r['preprocess_p50_ms']:.3f} |")
     lines += ["", f"Inference only (the backend's predict call); {rows[0]['warmup']} warm-up runs after the first "
               "inference are excluded. Preprocessing (crop, resize, normalize, layout) is timed separately."]
+    if "mse_v" in base:
+        lines += ["", f"Offline evaluation on the held-out test set ({base['test_frames']} frames):", "",
+                  "| model | size MB | size vs base | MSE v (m/s)^2 | MSE w (rad/s)^2 | MSE normalized | MSE vs base | "
+                  "p50 ms | p50 speed-up |", "|" + "---|" * 9]
+        for r in rows:
+            lines.append(f"| {Path(r['model']).name} | {r['size_mb']:.2f} | {r['size_mb'] / base['size_mb']:.0%} | "
+                         f"{r['mse_v']:.4f} | {r['mse_w']:.5f} | {r['mse_normalized']:.6f} | "
+                         f"{r['mse_normalized'] / base['mse_normalized']:.3f}x | {r['p50_ms']:.3f} | "
+                         f"{base['p50_ms'] / r['p50_ms']:.2f}x |")
     return "\n".join(lines) + "\n"
 
 
@@ -105,19 +128,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .synthetic import road_frames
     artifacts = model_artifacts(args.models or [str(paths.package_root() / "models")])
     if not artifacts:
-        print("bench: no models with cards found (make models, or f1-brains export)", file=sys.stderr)
+        print("bench: no models with cards found (f1-brains export writes them)", file=sys.stderr)
         return 1
     frames = road_frames(32, seed=3)
+    test_set = None
+    if args.data:
+        from .zoo import dataset
+        pixels, labels, _ = dataset.load(args.data)
+        test_set = (np.asarray(pixels), labels["v"], labels["w"])
     rows = []
     for path in tqdm(artifacts, desc="bench", unit="model", file=sys.stderr):
         try:
-            rows.append(bench_one(path, args.n, args.warmup, args.threads, frames))
+            rows.append(bench_one(path, args.n, args.warmup, args.threads, frames, test_set))
         except F1BrainsError as e:
             print(f"bench: skipped {path}: {e}", file=sys.stderr)
     if not rows:
         return 1
     command = this_command("f1-brains bench")
-    table = bench_markdown(rows, command)
+    table = bench_markdown(rows, command, args.baseline)
     print(table)
     write_outputs(args, table, {"command": command, "versions": versions(), "rows": rows})
     return 0
@@ -140,15 +168,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     import torch
 
     from .zoo import export, pilotnet
-    from .model_card import ModelCard, OutputSpec, card_path_for
+    from .model_card import ModelCard, OutputSpec
+    from .zoo.train import TRAINING_CARD
     model = pilotnet.torch_pilotnet(args.seed)
     provenance: dict[str, Any] = {"network": "PilotNet (f1_brains.zoo.pilotnet)"}
     output = OutputSpec()
     if args.weights:
         model.load_state_dict(torch.load(args.weights, map_location="cpu"))
         provenance["weights"] = str(args.weights)
-        if card_path_for(args.weights).is_file():   # the training card: output ranges of the labels
-            output = ModelCard.load(card_path_for(args.weights)).output
+        training_card = Path(args.weights).with_name(TRAINING_CARD)
+        if training_card.is_file():   # the output ranges the network was trained with
+            output = ModelCard.load(training_card).output
     else:
         provenance["weights"] = f"untrained, torch seed {args.seed}"
     paths_written = export.export_all(model.eval(), args.out, args.formats or export.FORMATS, provenance,
@@ -224,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("-n", type=int, default=500, help="timed runs per model")
     bench.add_argument("--warmup", type=int, default=50, help="untimed runs after the first inference")
     bench.add_argument("--threads", type=int, default=1)
+    bench.add_argument("--data", help="a labelled dataset (f1-brains dataset): adds MSE of v, w per model")
+    bench.add_argument("--baseline", default="pilotnet.pt", help="artifact the ratios compare with")
     bench.add_argument("--markdown", help="also write the table to this file")
     bench.add_argument("--json", help="also write the raw rows to this JSON file")
     exp = sub.add_parser("export", help="write PilotNet in every format runnable here, with model cards")

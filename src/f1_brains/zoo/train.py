@@ -19,6 +19,8 @@ from ..files import write_json_atomic
 from ..model_card import InputSpec, ModelCard, OutputSpec
 from . import dataset, pilotnet
 
+TRAINING_CARD = "training_card.yaml"   # in the training output directory: how the outputs map to (v, w)
+
 
 def output_ranges(v: np.ndarray, w: np.ndarray) -> dict[str, tuple[float, float]]:
     """Round ranges covering the labels, symmetric in w (so a flip maps w_norm to 1 - w_norm)."""
@@ -110,7 +112,7 @@ def train(data_dirs: list[str], out_dir: str | Path, epochs: int = 8, batch: int
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.save(best_state, out / "pilotnet_state.pt")
-    card.save(out / "pilotnet_state.pt.card.yaml")
+    card.save(out / TRAINING_CARD)   # not beside the weights: a state_dict is no runnable artifact
     result = {"data": [str(d) for d in data_dirs], "frames_train": int(len(train_idx)), "frames_val": int(len(val)),
               "val_laps": sorted(held_out), "epochs": epochs, "batch": batch, "lr": lr, "seed": seed,
               "best_val_mse_normalized": best, "history": history, "card_output": card.to_dict()["output"]}
