@@ -24,7 +24,7 @@ ZOO := models/pilotnet
 zoo: bootstrap
 	f1-brains dataset --out data/train --circuits simple_circuit many_curves nurburgring --laps 6 --seed 0
 	f1-brains train --data data/train --out $(ZOO) --epochs 8 --seed 0
-	f1-brains export --weights $(ZOO)/pilotnet_state.pt --out $(ZOO)
+	f1-brains export --weights $(ZOO)/pilotnet_state.pt --out $(ZOO) --calibration data/train
 
 # Main job: one headless lap of the embedded simulator with a shipped brain; prints the lap's numbers
 # and the brain's timings, and leaves the run files in out/run/.
@@ -44,8 +44,12 @@ test: bootstrap
 test-fast: bootstrap
 	python -m pytest -m "not slow" test/
 
-bench: bootstrap
-	f1-brains bench $(ZOO) --markdown docs/results/brain_latency.md --json docs/results/brain_latency.json
+# Offline: latency of every shipped format and its accuracy on held-out circuits (montreal, montmelo).
+data/test/manifest.json: | bootstrap
+	f1-brains dataset --out data/test --circuits montreal montmelo --laps 1 --seed 100
+
+bench: bootstrap data/test/manifest.json
+	f1-brains bench $(ZOO) --data data/test --markdown docs/results/offline.md --json docs/results/offline.json
 
 info: bootstrap
 	f1-brains info

@@ -6,28 +6,33 @@ import pytest
 from f1_brains.cli import main
 from f1_brains.evaluate import RunSpec, evaluate
 
+from conftest import REPO
+
+
+NAN_BRAIN = str(REPO / "test/ros/nan_brain.yaml")   # a network that answers NaN: the car never moves
+
 
 @pytest.mark.slow
 def test_two_brain_matrix_with_two_jobs(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("ROS_HOME", str(tmp_path / "ros"))
     out, md, js = tmp_path / "runs", tmp_path / "r.md", tmp_path / "r.json"
-    rc = main(["evaluate", "--brains", "explicit", "pilotnet_onnx", "--circuits", "nurburgring", "--jobs", "2",
+    rc = main(["evaluate", "--brains", "pilotnet_onnx", NAN_BRAIN, "--circuits", "nurburgring", "--jobs", "2",
                "--out", str(out), "--markdown", str(md), "--json", str(js)])
-    assert rc == 1   # the untrained network cannot drive: the matrix is complete, not all runs are
+    assert rc == 1   # the matrix is complete, but not every run completed a lap
     results = {r["brain"]: r for r in json.loads(js.read_text())["results"]}
-    explicit, network = results["explicit"], results["pilotnet_onnx"]
-    assert explicit["completed"] and explicit["end_reason"] == "completed 1 lap(s)"
-    assert 80 < explicit["lap_time_s"] < 100 and explicit["max_abs_offset_m"] < 1.0
-    assert explicit["frames"]["skipped"] == 0 and explicit["backend"] == "explicit"
-    assert not network["completed"] and network["end_reason"].startswith("off track")
-    assert network["backend"] == "onnxruntime" and network["inference_p50_ms"] > 0
+    network, broken = results["pilotnet_onnx"], results[NAN_BRAIN]
+    assert network["completed"] and network["end_reason"] == "completed 1 lap(s)"
+    assert 80 < network["lap_time_s"] < 100 and network["max_abs_offset_m"] < 1.0
+    assert network["frames"]["skipped"] == 0 and network["backend"] == "onnxruntime" and network["inference_p50_ms"] > 0
+    assert not broken["completed"] and broken["end_reason"].startswith("stuck")
+    assert broken["frames"]["faults"] > 0 and broken["frames"]["processed"] == 0   # every frame a safe stop
     table = md.read_text()
-    assert "| explicit | nurburgring | lockstep | completed 1 lap(s) |" in table
-    assert "| pilotnet_onnx | nurburgring | lockstep | off track" in table
-    assert (out / "explicit/nurburgring/lockstep/r0/sim_summary.json").is_file()
+    assert "| pilotnet_onnx | nurburgring | lockstep | completed 1 lap(s) |" in table
+    assert "nan_brain.yaml | nurburgring | lockstep | stuck" in table
+    assert (out / "nan_brain/nurburgring/lockstep/r0/sim_summary.json").is_file()   # inside the run directory
     # Resumable: finished runs are read back, not run again.
-    again = evaluate([RunSpec("explicit", "nurburgring")], out, progress=False)
-    assert again[0] == explicit
+    again = evaluate([RunSpec("pilotnet_onnx", "nurburgring")], out, progress=False)
+    assert again[0] == network
 
 
 @pytest.mark.slow

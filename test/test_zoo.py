@@ -43,7 +43,8 @@ def test_pipeline_end_to_end_on_a_tiny_dataset(tmp_path, capsys):
     history = json.loads((model_dir / "training.json").read_text())
     assert history["frames_val"] > 0 and np.isfinite(history["best_val_mse_normalized"])
     exported = tmp_path / "exported"
-    assert main(["export", "--weights", str(model_dir / "pilotnet_state.pt"), "--out", str(exported)]) == 0
+    assert main(["export", "--weights", str(model_dir / "pilotnet_state.pt"), "--out", str(exported),
+                 "--calibration", str(data)]) == 0
     trained_card = ModelCard.load(model_dir / "training_card.yaml")
     for artifact in ("pilotnet.pt", "pilotnet.onnx", "pilotnet.tflite", "pilotnet_int8.tflite",
                      "pilotnet_static_int8.pt", "pilotnet_savedmodel"):

@@ -181,8 +181,13 @@ def cmd_export(args: argparse.Namespace) -> int:
             output = ModelCard.load(training_card).output
     else:
         provenance["weights"] = f"untrained, torch seed {args.seed}"
+    pixels = None
+    if args.calibration:
+        from .zoo import dataset
+        pixels = dataset.load(args.calibration)[0]
+        provenance["int8_calibration"] = f"256 frames of {args.calibration}"
     paths_written = export.export_all(model.eval(), args.out, args.formats or export.FORMATS, provenance,
-                                      output=output)
+                                      output=output, calibration_pixels=pixels)
     for fmt, path in paths_written.items():
         print(f"{fmt:20s} {path}")
     return 0
@@ -263,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--weights", help="PyTorch state_dict of a trained PilotNet (default: untrained)")
     exp.add_argument("--seed", type=int, default=0, help="initial-weight seed when no --weights")
     exp.add_argument("--formats", nargs="*", help="subset of formats (default: all)")
+    exp.add_argument("--calibration", help="dataset directory whose frames calibrate the int8 formats")
     pics = sub.add_parser("sim-pictures", help="write camera views and maps of every circuit (PNG)")
     pics.add_argument("--out", default="docs/sim", help="output directory (default: docs/sim)")
     simb = sub.add_parser("sim-bench", help="simulator speed: renderer frames/s on one core, offline laps/minute")

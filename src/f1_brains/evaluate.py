@@ -34,7 +34,8 @@ class RunSpec:
 
     @property
     def key(self) -> str:
-        return f"{self.brain}/{self.circuit}/{self.mode}/r{self.repeat}"
+        # brains and circuits may be file paths: their stems keep the run inside the output directory
+        return f"{Path(self.brain).stem}/{Path(self.circuit).stem}/{self.mode}/r{self.repeat}"
 
     def wall_limit(self) -> float:
         """Wall seconds before a run is killed: realtime runs take their sim time, lockstep far less."""

@@ -11,6 +11,8 @@ statistics from ``odom_topic`` into out/run.json and out/frames.csv (see recorde
 """
 from __future__ import annotations
 
+import faulthandler
+import signal
 import sys
 import threading
 import time
@@ -213,6 +215,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """argv: the full command line (default sys.argv), remappings such as __name:= included."""
     rospy.init_node("f1_brain", argv=argv)
+    faulthandler.register(signal.SIGTERM, chain=True)   # a shutdown that hangs shows its threads in the log
     cv2.setNumThreads(1)   # OpenCV's thread pool only fights the inference threads for the cores
     brain_name = rospy.get_param("~brain", "pilotnet_onnx")
     try:
@@ -239,10 +242,10 @@ def main(argv: list[str] | None = None) -> int:
         node.spin()
     finally:
         node.stop_car("node shutting down")
-        node.write_run()
         summary = node.summary()
         if summary_file:
             write_json_atomic(summary_file, summary)
+        node.write_run()
         print("\n" + format_summary(summary), flush=True)
     return 0
 

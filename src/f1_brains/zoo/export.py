@@ -23,10 +23,15 @@ NCHW_CARD = InputSpec(layout="NCHW")
 NHWC_CARD = InputSpec(layout="NHWC")
 
 
-def calibration_batches(card_input: InputSpec, n: int = 64, seed: int = 1) -> list[np.ndarray]:
-    """Batch-1 inputs preprocessed exactly as at inference (the seeds calibrated on raw pixels)."""
+def calibration_batches(card_input: InputSpec, n: int = 64, seed: int = 1,
+                        pixels: np.ndarray | None = None) -> list[np.ndarray]:
+    """Batch-1 inputs preprocessed exactly as at inference (the seeds calibrated on raw pixels): ``n``
+    frames sampled from a dataset's ``pixels`` (crop_resize outputs), else synthetic road frames."""
     card = ModelCard(input=card_input)
-    return [card.preprocess(frame) for frame in road_frames(n, seed)]
+    if pixels is None:
+        return [card.preprocess(frame) for frame in road_frames(n, seed)]
+    picks = np.sort(np.random.default_rng(seed).choice(len(pixels), size=min(n, len(pixels)), replace=False))
+    return [card.to_tensor(pixels[i:i + 1]) for i in picks]
 
 
 def _card(path: Path, layout: InputSpec, framework: str, precision: str, provenance: dict,
@@ -110,9 +115,11 @@ FORMATS = ("torchscript", "torch_dynamic_int8", "torch_static_int8", "onnx", "ke
 
 
 def export_all(model, out_dir: str | Path, formats: Iterable[str] = FORMATS, provenance: dict | None = None,
-               calibration_frames: int = 64, output: OutputSpec = OutputSpec()) -> dict[str, Path]:
+               calibration_frames: int = 256, output: OutputSpec = OutputSpec(),
+               calibration_pixels: np.ndarray | None = None) -> dict[str, Path]:
     """Write the chosen formats of ``model`` (a PyTorch PilotNet) under ``out_dir``; return their paths.
-    ``output``: how the network's outputs map to (v, w), from its training card."""
+    ``output``: how the network's outputs map to (v, w), from its training card. ``calibration_pixels``:
+    dataset frames for int8 calibration (else synthetic frames)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     formats = list(formats)
@@ -121,8 +128,8 @@ def export_all(model, out_dir: str | Path, formats: Iterable[str] = FORMATS, pro
         raise ValueError(f"unknown formats {sorted(unknown)}; known: {FORMATS}")
     prov = dict(provenance or {})
     paths: dict[str, Path] = {}
-    nchw_calibration = lambda: calibration_batches(NCHW_CARD, calibration_frames)  # noqa: E731
-    nhwc_calibration = lambda: calibration_batches(NHWC_CARD, calibration_frames)  # noqa: E731
+    nchw_calibration = lambda: calibration_batches(NCHW_CARD, calibration_frames, pixels=calibration_pixels)  # noqa: E731
+    nhwc_calibration = lambda: calibration_batches(NHWC_CARD, calibration_frames, pixels=calibration_pixels)  # noqa: E731
 
     def done(fmt: str, path: Path, layout: InputSpec, framework: str, precision: str) -> None:
         _card(path, layout, framework, precision, {**prov, "format": fmt}, output)
