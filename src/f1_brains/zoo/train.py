@@ -98,7 +98,7 @@ def train(data_dirs: list[str], out_dir: str | Path, epochs: int = 8, batch: int
             loss.backward()
             opt.step()
             sched.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             if len(losses) % 20 == 0:
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.5f}")
         record = {"epoch": epoch + 1, "train_mse_normalized": float(np.mean(losses)), **(evaluate() if len(val) else {}),
