@@ -6,10 +6,10 @@ import pytest
 import yaml
 
 from f1_brains import paths
-from f1_brains.backends import LoadOptions, load_backend
+from f1_brains.backends import load_backend
 from f1_brains.brain import Brain, BrainSpec, Limits, load_brain
 from f1_brains.errors import BadImage, BadOutput, ConfigError, ModelLoadError
-from f1_brains.model_card import InputSpec, ModelCard, card_path_for
+from f1_brains.model_card import InputSpec, ModelCard
 
 
 def spec_for(path: Path, **extra) -> BrainSpec:

@@ -79,6 +79,7 @@ class LapSplitter:
         self._last_s = 0.0
         self._progress = 0.0      # since the current lap's start, signed
         self._direction = 0       # +1 along the line's order, -1 against it, 0 not yet known
+        self.last_offset = float("nan")   # signed distance of the latest sample to the line (m)
 
     @property
     def current(self) -> Lap:
@@ -87,7 +88,8 @@ class LapSplitter:
     def add_odom(self, sample: OdomSample) -> Lap | None:
         """Returns the lap this sample completed, if any."""
         lap = self.current
-        s = self.reference.project(sample.x, sample.y).s
+        projection = self.reference.project(sample.x, sample.y)
+        s, self.last_offset = projection.s, projection.offset
         if self._last is None:
             lap.start_t, self._last_s = sample.t, s
             lap.odom.append(sample)

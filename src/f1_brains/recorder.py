@@ -57,7 +57,7 @@ class LapRecorder:
         with self._lock:
             self.splitter.add_frame(frame)
             o = self._last_odom
-            offset = self.reference.project(o.x, o.y).offset if o else float("nan")
+            offset = self.splitter.last_offset   # projected once, when the odometry arrived
             self.rows.append((self.splitter.current.index, frame.t, frame.wall, *(o and (o.x, o.y, o.speed) or (None,) * 3),
                               offset, frame.v, frame.w, frame.raw_v, frame.raw_w, frame.inference_s * 1e3,
                               None if frame.end_to_end_s is None else frame.end_to_end_s * 1e3,
