@@ -1,8 +1,10 @@
 """`f1-brains evaluate`: a 2-brain x 1-circuit matrix, headless, 2 jobs, aggregated and resumable."""
+import csv
 import json
 
 import pytest
 
+from f1_brains import aggregate
 from f1_brains.cli import main
 from f1_brains.evaluate import RunSpec, evaluate
 
@@ -26,13 +28,34 @@ def test_two_brain_matrix_with_two_jobs(tmp_path, capsys, monkeypatch):
     assert network["frames"]["skipped"] == 0 and network["backend"] == "onnxruntime" and network["inference_p50_ms"] > 0
     assert not broken["completed"] and broken["end_reason"].startswith("stuck")
     assert broken["frames"]["faults"] > 0 and broken["frames"]["processed"] == 0   # every frame a safe stop
-    table = md.read_text()
-    assert "| pilotnet_onnx | nurburgring | lockstep | completed 1 lap(s) |" in table
-    assert "nan_brain.yaml | nurburgring | lockstep | stuck" in table
+    # Each run carries the seeds' columns of its run.json; the matrix is aggregated into OUT/results.*.
+    seeds = network["recorded"]
+    assert seeds["completed"] and 8 < seeds["average_speed"] < 9.5 and seeds["deviation_mae_m"] < 0.1
+    assert seeds["frequency_rt"] > 20 and seeds["inference_p99_ms"] >= seeds["inference_p50_ms"] > 0
+    text = (out / "results.md").read_text()
+    ranking = [line for line in text.splitlines() if line.startswith(("| 1 |", "| 2 |"))]
+    assert ranking[0].startswith("| 1 | pilotnet_onnx (onnxruntime) | 1/1 | 8.5")
+    assert ranking[1].startswith("| 2 | nan_brain (torchscript) | 0/1 |")
+    assert "| pilotnet_onnx (onnxruntime) nurburgring lockstep | 8.5" in text
+    assert "| 0 | 1/1 (88.5 s) |" in text or "| 0 | 1/1 (88.6 s) |" in text
+    assert "| nan_brain (torchscript) nurburgring lockstep |" in text and "| 0/1 (stuck" in text
+    assert "| pilotnet_onnx | nurburgring | lockstep | 0 | completed 1 lap(s) |" in text   # the per-run table
+    assert md.read_text() == text.replace("](plots/", "](r_plots/")   # --markdown: the same, plots copied
+    with open(out / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == aggregate.CSV_COLUMNS and [r["brain"] for r in rows] == ["pilotnet_onnx", "nan_brain"]
+    assert rows[0]["completed"] == "True" and float(rows[0]["deviation_mae_m"]) < 0.1 and rows[1]["completed"] == "False"
+    assert json.loads((out / "results.json").read_text())["ranking"][0]["brain"] == "pilotnet_onnx"
+    for name in ("heatmap_lockstep.png", "bars_lockstep.png"):
+        for picture in (out / "plots" / name, tmp_path / "r_plots" / name):
+            assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 10_000
     assert (out / "nan_brain/nurburgring/lockstep/r0/sim_summary.json").is_file()   # inside the run directory
-    # Resumable: finished runs are read back, not run again.
+    # Resumable: finished runs are read back, not run again; an older result.json gets run.json's columns.
     again = evaluate([RunSpec("pilotnet_onnx", "nurburgring")], out, progress=False)
     assert again[0] == network
+    done = out / "pilotnet_onnx/nurburgring/lockstep/r0/result.json"
+    done.write_text(json.dumps({k: v for k, v in network.items() if k != "recorded"}))
+    assert evaluate([RunSpec("pilotnet_onnx", "nurburgring")], out, progress=False)[0] == network
 
 
 @pytest.mark.slow
@@ -43,3 +66,44 @@ def test_a_run_that_cannot_start_is_recorded_with_its_reason(tmp_path, monkeypat
     assert result["end_reason"].startswith("run failed: no sim_summary.json")
     assert "unknown circuit 'no_such_circuit'; known: simple_circuit" in result["end_reason"]
     assert (tmp_path / "explicit/no_such_circuit/lockstep/r0/launch.log").read_text()
+
+
+def result(brain: str, repeat: int, completed: bool, deviation: float | None = None, speed: float = 9.0,
+           p99: float = 2.0, skipped: int = 0) -> dict:
+    """A synthetic evaluate result; deviation None: an older result.json without run.json's columns."""
+    seeds = None if deviation is None else {
+        "average_speed": speed, "deviation_mae_m": deviation, "bm_deviation_mae": 1.2, "frequency_rt": 100.0 + repeat,
+        "inference_mean_ms": 1.0, "inference_p50_ms": 0.9, "inference_p99_ms": p99, "latency_p99_ms": 5.0,
+        "real_time_factor": 5.0, "frames_skipped": skipped, "lap_seconds": 80.0 if completed else None}
+    return {"brain": brain, "circuit": "/tmp/ring.txt", "mode": "lockstep", "laps": 1, "repeat": repeat,
+            "timeout": 600.0, "completed": completed, "end_reason": "completed 1 lap(s)" if completed else "stuck",
+            "backend": "onnxruntime", "frames": {"processed": 10, "skipped": skipped}, "recorded": seeds}
+
+
+def test_aggregation_over_repeats_ranking_and_files(tmp_path):
+    results = [result("half", 0, True, 0.02, p99=2.0, skipped=1), result("half", 1, False, 0.5, p99=10.0, skipped=2),
+               result("slow", 0, True, 0.01, speed=8.0), result("slow", 1, True, 0.03, speed=8.0),
+               result("fast", 0, True, 0.05, speed=9.5), result("fast", 1, True, 0.03, speed=9.5),
+               result("brains/old.yaml", 0, False)]
+    groups = {g["brain"]: g for g in aggregate.groups(results)}
+    half = groups["half"]
+    assert aggregate.completion(half) == "1/2 (80.0 s; stuck)"
+    # Medians over the completed repeat only; frames skipped summed over both.
+    assert half["deviation_mae_m"] == 0.02 and half["inference_p99_ms"] == 2.0 and half["frames_skipped"] == 3
+    assert groups["fast"]["deviation_mae_m"] == pytest.approx(0.04) and groups["fast"]["frequency_rt"] == 100.5
+    assert groups["old"]["deviation_mae_m"] is None and aggregate.completion(groups["old"]) == "0/1 (stuck)"
+    # Completion first; then lower deviation (slow 0.02 beats fast 0.04); no numbers last.
+    assert [(r["rank"], r["brain"]) for r in aggregate.ranking(list(groups.values()))] == \
+        [(1, "slow"), (2, "fast"), (3, "half"), (4, "old")]
+
+    text, data = aggregate.write(results, tmp_path, "f1-brains evaluate test")
+    assert "| 3 | half (onnxruntime) | 1/2 | 9.00 | 0.020 | 2.000 | 100.0 |" in text
+    assert "| half (onnxruntime) ring lockstep | 9.00 | 0.020 | 1.20 | 100.0 | 0.900 / 2.000 | 5.000 | 5.00 | 3 | " \
+           "1/2 (80.0 s; stuck) |" in text
+    assert "| old (onnxruntime) ring lockstep | - | - | - | - | - / - | - | - | 0 | 0/1 (stuck) |" in text
+    assert (tmp_path / "results.md").read_text() == text and data["ranking"][0]["brain"] == "slow"
+    with open(tmp_path / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 7 and tuple(rows[0]) == aggregate.CSV_COLUMNS
+    assert rows[1]["deviation_mae_m"] == "0.5" and rows[6]["brain"] == "old" and rows[6]["deviation_mae_m"] == ""
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["bars_lockstep.png", "heatmap_lockstep.png"]

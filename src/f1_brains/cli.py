@@ -211,16 +211,20 @@ def cmd_sim_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import RunSpec, evaluate, results_markdown
+    from . import aggregate
+    from .evaluate import RunSpec, evaluate
+    from .files import write_json_atomic
     from .sim.circuits import CIRCUITS
     circuits = list(CIRCUITS) if args.circuits == ["all"] else args.circuits
     brains = sorted(p.stem for p in paths.brains_dir().glob("*.yaml")) if args.brains == ["all"] else args.brains
     specs = [RunSpec(b, c, m, args.laps, r, args.timeout) for b in brains for c in circuits for m in args.modes
              for r in range(args.repeats)]
     results = evaluate(specs, args.out, args.jobs)
-    table = results_markdown(results, this_command("f1-brains evaluate"))
-    print(table)
-    write_outputs(args, table, {"command": this_command("f1-brains evaluate"), "results": results})
+    text, data = aggregate.write(results, args.out, this_command("f1-brains evaluate"), args.markdown)
+    print(text)
+    print(f"written: {Path(args.out) / 'results.md'}, results.csv, results.json, plots/")
+    if args.json:
+        write_json_atomic(args.json, data)
     return 0 if all(r["completed"] for r in results) else 1
 
 
@@ -283,9 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--repeats", type=int, default=1)
     ev.add_argument("--timeout", type=float, default=600.0, help="sim seconds per run")
     ev.add_argument("--jobs", type=int, default=1, help="runs in parallel, each with its own ROS master")
-    ev.add_argument("--out", default="out/evaluate", help="run directory (finished runs are reused)")
-    ev.add_argument("--markdown", help="also write the table to this file")
-    ev.add_argument("--json", help="also write the results to this JSON file")
+    ev.add_argument("--out", default="out/evaluate",
+                    help="run directory (finished runs are reused); gets results.md, .csv, .json and plots/")
+    ev.add_argument("--markdown", help="also write results.md to this file (its plots copied to <stem>_plots/)")
+    ev.add_argument("--json", help="also write results.json to this file")
     ds = sub.add_parser("dataset", help="record frames + expert (v, w) labels by driving the explicit brain")
     ds.add_argument("--out", required=True)
     ds.add_argument("--circuits", nargs="+", default=["simple_circuit", "many_curves", "nurburgring"])

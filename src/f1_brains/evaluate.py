@@ -3,7 +3,8 @@
 A run is `roslaunch f1_brains drive.launch` on its own master port with ROS_HOME and run files in
 OUT/<brain>/<circuit>/<mode>/r<repeat>/. Its result (the simulator's and the brain's summaries,
 condensed) is saved as result.json there, so an interrupted matrix resumes where it stopped and a
-failed run is recorded with its reason without stopping the others.
+failed run is recorded with its reason without stopping the others. Its "recorded" entry holds the seeds'
+columns of the brain node's run.json (report.summary_row); aggregate.py turns the results into tables and plots.
 """
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from .errors import ConfigError
 from .files import read_json, write_json_atomic
 from .paths import package_root
 
@@ -58,11 +59,25 @@ def condense(spec: RunSpec, sim: dict[str, Any], brain: dict[str, Any]) -> dict[
             "backend": brain.get("brain", {}).get("backend")}
 
 
+def recorded(run_dir: Path) -> dict[str, Any] | None:
+    """The seeds' columns of the run's run.json (report.summary_row, NaN as None); None without a readable one."""
+    from .report import load_run, summary_row
+    try:
+        row = summary_row(load_run(run_dir / "run.json"))
+    except (ConfigError, KeyError, TypeError):
+        return None
+    return {k: None if isinstance(v, float) and v != v else v for k, v in row.items() if k != "method"}
+
+
 def run_one(spec: RunSpec, out_root: Path, port: int) -> dict[str, Any]:
     out = out_root.resolve() / spec.key
     done = out / "result.json"
     if done.is_file():
-        return read_json(done)
+        result = read_json(done)
+        if "recorded" not in result:   # written before results carried run.json's columns
+            result["recorded"] = recorded(out)
+            write_json_atomic(done, result)
+        return result
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "ROS_HOME": str(out / "ros"), "ROS_MASTER_URI": f"http://localhost:{port}",
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
@@ -85,6 +100,7 @@ def run_one(spec: RunSpec, out_root: Path, port: int) -> dict[str, Any]:
                  if "[FATAL]" in line]
         why = f": {fatal[-1].split(']: ', 1)[-1]}" if fatal else f" (see {out / 'launch.log'})"
         result = {**spec.__dict__, "completed": False, "end_reason": error or f"run failed: no {missing}{why}"}
+    result["recorded"] = recorded(out)
     write_json_atomic(done, result)
     return result
 
@@ -116,17 +132,3 @@ def evaluate(specs: Iterable[RunSpec], out_root: str | Path, jobs: int = 1, prog
             bar.update()
     return [results[s.key] for s in specs]
 
-
-def results_markdown(results: list[dict], command: str) -> str:
-    lines = [f"Made by `{command}` on this 2-core machine, {time.strftime('%Y-%m-%d', time.gmtime())}. "
-             "Offsets are distances from the car to the circuit's centre line (m), over the lap.", "",
-             "| brain | circuit | mode | result | lap time s | avg speed m/s | mean abs offset m | "
-             "max abs offset m | frames processed / skipped | inference p50 ms |", "|" + "---|" * 10]
-    for r in results:
-        f = r.get("frames") or {}
-        num = lambda key, fmt: format(r[key], fmt) if r.get(key) is not None else "-"  # noqa: E731
-        lines.append(f"| {r['brain']} | {r['circuit']} | {r['mode']} | {r['end_reason']} | {num('lap_time_s', '.1f')} | "
-                     f"{num('average_speed', '.2f')} | {num('mean_abs_offset_m', '.3f')} | "
-                     f"{num('max_abs_offset_m', '.3f')} | {f.get('processed', '-')} / {f.get('skipped', '-')} | "
-                     f"{num('inference_p50_ms', '.3f')} |")
-    return "\n".join(lines) + "\n"

@@ -37,29 +37,45 @@ def label(run: dict[str, Any]) -> str:
 
 
 def summary_row(run: dict[str, Any]) -> dict[str, Any]:
-    """The numbers of the table: the first complete lap if any, else the whole run."""
+    """The numbers of the table: the first complete lap if any, else the whole run (frames skipped: whole run)."""
     complete = [lap for lap in run["laps"] if lap["complete"]]
     s = complete[0] if complete else run["run"]
     return {"method": label(run), "average_speed": s["average_speed"], "deviation_mae_m": s["position_deviation_mae_m"],
             "bm_deviation_mae": s.get("position_deviation_mae"),
-            "frequency_rt": s["brain_iterations_frequency_real_time"], "inference_p50_ms": s["inference_time"]["p50_ms"],
-            "inference_p99_ms": s["inference_time"]["p99_ms"],
+            "frequency_rt": s["brain_iterations_frequency_real_time"], "inference_mean_ms": s["inference_time"]["mean_ms"],
+            "inference_p50_ms": s["inference_time"]["p50_ms"], "inference_p99_ms": s["inference_time"]["p99_ms"],
             "latency_p99_ms": s.get("receive_to_command", {}).get("p99_ms"), "real_time_factor": s["real_time_factor"],
+            "frames_skipped": run["run"].get("frames_skipped"),
             "lap_seconds": s["lap_seconds"], "completed": bool(complete), "end_reason": run.get("end_reason")}
 
 
+# The seeds' columns, shared by this table and `f1-brains evaluate`'s aggregated tables (summary_row's keys).
+COLUMNS = ("Average speed (m/s)", "Position deviation MAE (m)", "BM position deviation MAE",
+           "Brain iteration frequency (RT, Hz)", "Inference p50 / p99 (ms)", "Frame to command p99 (ms)",
+           "Real time factor")
+
+
+def fmt(value: Any, spec: str) -> str:
+    """A number formatted, or '-' when missing (None or NaN)."""
+    return "-" if value is None or (isinstance(value, float) and np.isnan(value)) else format(value, spec)
+
+
+def cells(r: dict[str, Any]) -> list[str]:
+    """COLUMNS of one row with summary_row's keys."""
+    return [fmt(r["average_speed"], ".2f"), fmt(r["deviation_mae_m"], ".3f"), fmt(r["bm_deviation_mae"], ".2f"),
+            fmt(r["frequency_rt"], ".1f"), f"{fmt(r['inference_p50_ms'], '.3f')} / {fmt(r['inference_p99_ms'], '.3f')}",
+            fmt(r["latency_p99_ms"], ".3f"), fmt(r["real_time_factor"], ".2f")]
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
+
+
 def table(runs: list[dict[str, Any]]) -> str:
-    fmt = lambda v, f: "-" if v is None or (isinstance(v, float) and np.isnan(v)) else format(v, f)  # noqa: E731
-    lines = ["| Method | Average speed (m/s) | Position deviation MAE (m) | BM position deviation MAE | "
-             "Brain iteration frequency (RT, Hz) | Inference p50 / p99 (ms) | Frame to command p99 (ms) | "
-             "Real time factor | Lap completed |", "|" + "---|" * 9]
-    for r in map(summary_row, runs):
-        lap = f"Yes ({r['lap_seconds']:.1f} s)" if r["completed"] else f"No ({r['end_reason']})"
-        lines.append(f"| {r['method']} | {fmt(r['average_speed'], '.2f')} | {fmt(r['deviation_mae_m'], '.3f')} | "
-                     f"{fmt(r['bm_deviation_mae'], '.2f')} | {fmt(r['frequency_rt'], '.1f')} | "
-                     f"{fmt(r['inference_p50_ms'], '.3f')} / {fmt(r['inference_p99_ms'], '.3f')} | "
-                     f"{fmt(r['latency_p99_ms'], '.3f')} | {fmt(r['real_time_factor'], '.2f')} | {lap} |")
-    return "\n".join(lines) + "\n"
+    rows = list(map(summary_row, runs))
+    lap = lambda r: f"Yes ({r['lap_seconds']:.1f} s)" if r["completed"] else f"No ({r['end_reason']})"  # noqa: E731
+    return markdown_table(["Method", *COLUMNS, "Lap completed"], [[r["method"], *cells(r), lap(r)] for r in rows])
 
 
 def read_frames(run: dict[str, Any]) -> dict[str, np.ndarray]:
