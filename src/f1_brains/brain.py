@@ -17,7 +17,7 @@ import yaml
 from . import paths
 from .backends import Backend, LoadOptions, load_backend
 from .errors import BadOutput, ConfigError, ModelLoadError
-from .model_card import ModelCard, card_path_for, preset
+from .model_card import ModelCard, card_path_for, dls_preset_for, dls_preset_name, preset
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,8 @@ class Limits:
 @dataclass(frozen=True)
 class BrainSpec:
     """brains/<name>.yaml. ``type``: network (model + backend) or explicit (the OpenCV line follower,
-    tuned by ``params``). ``card``: a card file or preset name (default: the card beside the model)."""
+    tuned by ``params``). ``card``: a card file or preset name (default: the card beside the model, else
+    for DeepLearningStudio's kinds of artifact their preset, see ``resolve_card``)."""
     name: str
     model: str = ""
     type: str = "network"
@@ -86,11 +87,20 @@ class BrainSpec:
     def with_overrides(self, **overrides: Any) -> "BrainSpec":
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
-    def model_card(self) -> ModelCard:
-        if self.card is None:
-            return ModelCard.load(card_path_for(paths.resolve(self.model)))
-        card_file = paths.resolve(self.card)
-        return ModelCard.load(card_file) if card_file.suffix in (".yaml", ".yml") else preset(self.card)
+    def load_options(self) -> LoadOptions:
+        return LoadOptions(device=self.device, threads=self.threads, extra=tuple(self.options.items()))
+
+
+def resolve_card(model: Path, card: str | None = None) -> ModelCard | None:
+    """The card named (a card file or a preset name), else the card beside the artifact. None when there is
+    neither but the artifact is of a kind DeepLearningStudio makes: its preset (``dls_preset_for``) is then
+    chosen once the backend has reported the input shape. Otherwise a ConfigError naming the missing card."""
+    if card is not None:
+        card_file = paths.resolve(card)
+        return ModelCard.load(card_file) if card_file.suffix in (".yaml", ".yml") else preset(card)
+    if card_path_for(model).is_file() or dls_preset_name(model) is None:
+        return ModelCard.load(card_path_for(model))
+    return None
 
 
 @dataclass(frozen=True)
@@ -136,9 +146,13 @@ class Brain:
     @classmethod
     def from_spec(cls, spec: BrainSpec) -> "Brain":
         model = paths.resolve(spec.model)
-        options = LoadOptions(device=spec.device, threads=spec.threads, extra=tuple(spec.options.items()))
-        card = spec.model_card()
-        return cls(card, load_backend(model, spec.backend, options), spec.limits, spec.warmup, spec.name)
+        card = resolve_card(model, spec.card)   # a missing card fails before the (slow) model load
+        backend = load_backend(model, spec.backend, spec.load_options())
+        card = card or dls_preset_for(model, backend.input_spec.shape)
+        if card is None:
+            raise ConfigError(f"model {model} has no card ({card_path_for(model)}) and its input "
+                              f"{backend.input_spec.shape} is not a 3-channel image: write a card")
+        return cls(card, backend, spec.limits, spec.warmup, spec.name)
 
     @classmethod
     def load(cls, name_or_path: str, **overrides: Any) -> "Brain":
@@ -165,7 +179,10 @@ class Brain:
 
 def load_brain(name_or_path: str, **overrides: Any):
     """Any brain by name or YAML path: a network Brain, or the explicit line follower."""
-    spec = BrainSpec.load(name_or_path).with_overrides(**overrides)
+    return brain_from_spec(BrainSpec.load(name_or_path).with_overrides(**overrides))
+
+
+def brain_from_spec(spec: BrainSpec):
     if spec.type == "explicit":
         from .explicit import ExplicitBrain, ExplicitParams
         return ExplicitBrain(ExplicitParams.from_dict(spec.params, spec.name), spec.limits, spec.name)

@@ -214,3 +214,38 @@ def preset(name: str) -> ModelCard:
     if name not in presets:
         raise ConfigError(f"unknown model card preset {name!r}; known: {sorted(presets)}")
     return presets[name]
+
+
+# DeepLearningStudio saves each framework's PilotNet in its own formats; an artifact of one of these kinds
+# without a card gets that framework's preset. (DLS makes no ONNX, so .onnx always needs a card.)
+_DLS_SUFFIX_PRESETS = {".pt": "dls_pytorch_pilotnet", ".pth": "dls_pytorch_pilotnet",
+                       ".tflite": "dls_tf_pilotnet", ".h5": "dls_tf_pilotnet", ".keras": "dls_tf_pilotnet"}
+
+
+def dls_preset_name(artifact: str | Path) -> str | None:
+    """The preset for a card-less artifact of a kind DeepLearningStudio makes: TorchScript .pt/.pth (float,
+    dynamic/static quantized, QAT, pruned) -> dls_pytorch_pilotnet; .tflite (float or full-integer), .h5/.keras
+    and SavedModel directories (TF-TRT ones included) -> dls_tf_pilotnet; None for anything else."""
+    path = Path(artifact)
+    return "dls_tf_pilotnet" if path.is_dir() else _DLS_SUFFIX_PRESETS.get(path.suffix.lower())
+
+
+def dls_preset_for(artifact: str | Path, input_shape: tuple[int | None, ...] | None = None) -> ModelCard | None:
+    """``dls_preset_name``'s card, with layout and size taken from the artifact's recorded batch input shape
+    (``Backend.input_spec.shape``) when it has one: (N, H, W, 3) is NHWC, (N, 3, H, W) is NCHW. None when the
+    artifact is no DLS kind, or its recorded input is not a 3-channel image."""
+    name = dls_preset_name(artifact)
+    if name is None:
+        return None
+    card = preset(name)
+    if input_shape is not None and len(input_shape) != 4:
+        return None
+    if input_shape is None or any(not isinstance(d, int) for d in input_shape[1:]):
+        return card   # no (static) shape recorded, e.g. TorchScript: the preset's own 1x3x66x200
+    if input_shape[3] == 3:
+        layout, height, width = "NHWC", input_shape[1], input_shape[2]
+    elif input_shape[1] == 3:
+        layout, height, width = "NCHW", input_shape[2], input_shape[3]
+    else:
+        return None
+    return dataclasses.replace(card, input=dataclasses.replace(card.input, layout=layout, height=height, width=width))
