@@ -36,11 +36,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.f1_brains-requirements
-want=$(cat requirements.txt setup.py | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-nodeps.txt setup.py | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "bootstrap: installing Python requirements into .venv (a few minutes the first time)"
   # torch==2.13.0 (CPU) comes from a local wheel where the machine has one (pip's find-links), else PyPI.
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
   echo "$want" > "$stamp"
 fi

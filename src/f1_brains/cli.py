@@ -1,4 +1,4 @@
-"""`f1-brains <command>`: info, bench, dataset, train, export, evaluate, report, sim-pictures, sim-bench."""
+"""`f1-brains <command>`: info, bench, dataset, train, export, optimize, evaluate, report, sim-pictures, sim-bench."""
 from __future__ import annotations
 
 import argparse
@@ -84,14 +84,19 @@ def bench_one(path: Path, n: int, warmup: int, threads: int, frames: list[np.nda
         pre.append(time.perf_counter() - t)
     scores = accuracy(backend, card, *test_set) if test_set is not None else {}
     return {**scores, "model": str(path), "backend": backend.name, "device": backend.device, "precision": card.precision,
-            "threads": threads, "size_mb": artifact_size(path) / 1e6, "load_s": load_s,
+            "method": card.provenance.get("method"),
+            "threads": threads, "size_mb": artifact_size(path) / 1e6, "gzip_mb": artifact_size(path, compressed=True) / 1e6, "load_s": load_s,
             "first_inference_ms": first_s * 1e3, "warmup": warmup, **summarize(times),
             "preprocess_p50_ms": summarize(pre)["p50_ms"],
             **({"xla": backend.xla} if hasattr(backend, "xla") else {})}
 
 
-def artifact_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+def artifact_size(path: Path, compressed: bool = False) -> int:
+    """Bytes on disk (a directory: all its files); ``compressed``: gzip-compressed, where pruned and
+    clustered weights show their savings."""
+    import gzip
+    files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+    return sum(len(gzip.compress(p.read_bytes(), 6)) if compressed else p.stat().st_size for p in files)
 
 
 def bench_markdown(rows: list[dict[str, Any]], command: str, baseline: str = "pilotnet.pt") -> str:
@@ -112,11 +117,12 @@ def bench_markdown(rows: list[dict[str, Any]], command: str, baseline: str = "pi
               "inference are excluded. Preprocessing (crop, resize, normalize, layout) is timed separately."]
     if "mse_v" in base:
         lines += ["", f"Offline evaluation on the held-out test set ({base['test_frames']} frames):", "",
-                  "| model | size MB | size vs base | MSE v (m/s)^2 | MSE w (rad/s)^2 | MSE normalized | MSE vs base | "
-                  "p50 ms | p50 speed-up |", "|" + "---|" * 9]
+                  "| model | method | size MB | size vs base | gzip MB | MSE v (m/s)^2 | MSE w (rad/s)^2 | MSE normalized | "
+                  "MSE vs base | p50 ms | p50 speed-up |", "|" + "---|" * 11]
         for r in rows:
-            lines.append(f"| {Path(r['model']).name} | {r['size_mb']:.2f} | {r['size_mb'] / base['size_mb']:.0%} | "
-                         f"{r['mse_v']:.4f} | {r['mse_w']:.5f} | {r['mse_normalized']:.6f} | "
+            lines.append(f"| {Path(r['model']).name} | {r.get('method') or r['precision']} | {r['size_mb']:.2f} | "
+                         f"{r['size_mb'] / base['size_mb']:.0%} | {r['gzip_mb']:.2f} | "
+                         f"{r['mse_v']:.5f} | {r['mse_w']:.6f} | {r['mse_normalized']:.3e} | "
                          f"{r['mse_normalized'] / base['mse_normalized']:.3f}x | {r['p50_ms']:.3f} | "
                          f"{base['p50_ms'] / r['p50_ms']:.2f}x |")
     return "\n".join(lines) + "\n"
@@ -148,6 +154,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     table = bench_markdown(rows, command, args.baseline)
     print(table)
     write_outputs(args, table, {"command": command, "versions": versions(), "rows": rows})
+    if args.csv:
+        import csv
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+        with open(args.csv, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
     return 0
 
 
@@ -164,33 +177,63 @@ def this_command(default: str) -> str:
     return "f1-brains " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("f1-brains") else default
 
 
-def cmd_export(args: argparse.Namespace) -> int:
+def load_pilotnet(weights: str | None, seed: int) -> tuple[Any, dict[str, Any], Any]:
+    """(PyTorch PilotNet, provenance, OutputSpec): trained ``weights`` with the output ranges of their
+    training card, or an untrained network from ``seed``."""
     import torch
 
-    from .zoo import export, pilotnet
     from .model_card import ModelCard, OutputSpec
+    from .zoo import pilotnet
     from .zoo.train import TRAINING_CARD
-    model = pilotnet.torch_pilotnet(args.seed)
+    model = pilotnet.torch_pilotnet(seed)
     provenance: dict[str, Any] = {"network": "PilotNet (f1_brains.zoo.pilotnet)"}
     output = OutputSpec()
-    if args.weights:
-        model.load_state_dict(torch.load(args.weights, map_location="cpu"))
-        provenance["weights"] = str(args.weights)
-        training_card = Path(args.weights).with_name(TRAINING_CARD)
+    if weights:
+        if not Path(weights).is_file():
+            raise F1BrainsError(f"weights {weights} do not exist (f1-brains train writes them)")
+        model.load_state_dict(torch.load(weights, map_location="cpu"))
+        provenance["weights"] = str(weights)
+        training_card = Path(weights).with_name(TRAINING_CARD)
         if training_card.is_file():   # the output ranges the network was trained with
             output = ModelCard.load(training_card).output
     else:
-        provenance["weights"] = f"untrained, torch seed {args.seed}"
+        provenance["weights"] = f"untrained, torch seed {seed}"
+    return model.eval(), provenance, output
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .zoo import export
+    model, provenance, output = load_pilotnet(args.weights, args.seed)
     pixels = None
     if args.calibration:
         from .zoo import dataset
         pixels = dataset.load(args.calibration)[0]
         provenance["int8_calibration"] = f"256 frames of {args.calibration}"
-    paths_written = export.export_all(model.eval(), args.out, args.formats or export.FORMATS, provenance,
+    paths_written = export.export_all(model, args.out, args.formats or export.FORMATS, provenance,
                                       output=output, calibration_pixels=pixels)
     for fmt, path in paths_written.items():
         print(f"{fmt:20s} {path}")
     return 0
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    from .zoo import optimize
+    from .zoo.finetune import TuningSet
+    model, provenance, output = load_pilotnet(args.weights, args.seed)
+    data = None
+    if args.data:
+        data = TuningSet.load(args.data, output)
+        provenance["data"] = [str(d) for d in args.data]
+    names = args.variants or list(optimize.ALL)
+    try:
+        report = optimize.optimize(model, args.out, names, data, args.steps, args.seed, provenance, output)
+    except ValueError as e:
+        raise F1BrainsError(str(e)) from None
+    print(f"{'variant':26s} {'status':8s} artifact / reason")
+    for name, r in report.items():
+        print(f"{name:26s} {r['status']:8s} {r.get('path') or r.get('reason')}")
+    print(f"written: {Path(args.out) / 'optimize.json'}")
+    return 1 if any(r["status"] == "failed" for r in report.values()) else 0
 
 
 def cmd_sim_pictures(args: argparse.Namespace) -> int:
@@ -267,12 +310,22 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--baseline", default="pilotnet.pt", help="artifact the ratios compare with")
     bench.add_argument("--markdown", help="also write the table to this file")
     bench.add_argument("--json", help="also write the raw rows to this JSON file")
+    bench.add_argument("--csv", help="also write the rows to this CSV file")
     exp = sub.add_parser("export", help="write PilotNet in every format runnable here, with model cards")
     exp.add_argument("--out", required=True)
     exp.add_argument("--weights", help="PyTorch state_dict of a trained PilotNet (default: untrained)")
     exp.add_argument("--seed", type=int, default=0, help="initial-weight seed when no --weights")
     exp.add_argument("--formats", nargs="*", help="subset of formats (default: all)")
     exp.add_argument("--calibration", help="dataset directory whose frames calibrate the int8 formats")
+    opt = sub.add_parser("optimize", help="every optimized variant of a trained PilotNet (TFLite, tfmot, PyTorch, "
+                         "ONNX, TensorRT where possible), each with its card")
+    opt.add_argument("--weights", help="PyTorch state_dict of the trained PilotNet (default: untrained)")
+    opt.add_argument("--data", nargs="+", help="training dataset(s): fine-tuning (QAT, pruning, clustering) and "
+                     "int8 calibration")
+    opt.add_argument("--out", required=True)
+    opt.add_argument("--variants", nargs="*", help="subset to build (default: all; see zoo/optimize.py)")
+    opt.add_argument("--steps", type=int, default=600, help="fine-tuning batches per training recipe")
+    opt.add_argument("--seed", type=int, default=0)
     pics = sub.add_parser("sim-pictures", help="write camera views and maps of every circuit (PNG)")
     pics.add_argument("--out", default="docs/sim", help="output directory (default: docs/sim)")
     simb = sub.add_parser("sim-bench", help="simulator speed: renderer frames/s on one core, offline laps/minute")
@@ -315,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"info": cmd_info, "bench": cmd_bench, "export": cmd_export,
+    handler = {"info": cmd_info, "bench": cmd_bench, "export": cmd_export, "optimize": cmd_optimize,
                "sim-pictures": cmd_sim_pictures, "sim-bench": cmd_sim_bench, "evaluate": cmd_evaluate,
                "report": cmd_report, "dataset": cmd_dataset, "train": cmd_train}[args.command]
     try:

@@ -57,16 +57,42 @@ def torch_pilotnet(seed: int | None = 0) -> "torch.nn.Module":
     return model.eval()
 
 
-def keras_twin(model: "torch.nn.Module"):
-    """A Keras (NHWC) model computing exactly what the PyTorch PilotNet ``model`` computes."""
-    import keras
+def fold_input_batchnorm(model: "torch.nn.Module") -> "torch.nn.Module":
+    """A copy of ``model`` with the input BatchNorm folded into the first convolution (an Identity in its
+    place). Exact because that convolution has no padding: every tap sees a normalized pixel. Quantizers
+    (TFLite QAT, eager PyTorch, ONNX Runtime) handle a BatchNorm only after a convolution, not before."""
+    import copy
+
+    import torch
     from torch import nn
 
+    folded = copy.deepcopy(model).eval()
+    bn, conv = folded[0], folded[1]
+    if isinstance(bn, nn.Identity):
+        return folded
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    shift = bn.bias - bn.running_mean * scale
+    with torch.no_grad():
+        conv.bias += (conv.weight * shift[None, :, None, None]).sum((1, 2, 3))
+        conv.weight *= scale[None, :, None, None]
+    folded[0] = nn.Identity()
+    return folded
+
+
+def keras_twin(model: "torch.nn.Module", keras=None):
+    """A Keras (NHWC) model computing exactly what the PyTorch PilotNet ``model`` computes. ``keras``: the
+    Keras module to build with (default Keras 3; tf_keras for tensorflow-model-optimization)."""
+    from torch import nn
+
+    if keras is None:
+        import keras
     torch_layers = [m for m in model if not isinstance(m, (nn.ReLU, nn.Flatten))]
     bn, convs, denses = torch_layers[0], torch_layers[1:6], torch_layers[6:]
 
     inputs = keras.Input((INPUT_HEIGHT, INPUT_WIDTH, 3), name="image")
-    x = keras.layers.BatchNormalization(epsilon=BATCHNORM_EPS, name="input_norm")(inputs)
+    x = inputs
+    if not isinstance(bn, nn.Identity):   # folded models (fold_input_batchnorm) have none
+        x = keras.layers.BatchNormalization(epsilon=BATCHNORM_EPS, name="input_norm")(x)
     for i, (out, k, s) in enumerate(CONVS):
         x = keras.layers.Conv2D(out, k, strides=s, padding="valid", activation="relu", name=f"conv{i}")(x)
     x = keras.layers.Flatten()(x)
@@ -78,8 +104,9 @@ def keras_twin(model: "torch.nn.Module"):
     def arr(t) -> np.ndarray:
         return t.detach().cpu().numpy()
 
-    twin.get_layer("input_norm").set_weights(
-        [arr(bn.weight), arr(bn.bias), arr(bn.running_mean), arr(bn.running_var)])
+    if not isinstance(bn, nn.Identity):
+        twin.get_layer("input_norm").set_weights(
+            [arr(bn.weight), arr(bn.bias), arr(bn.running_mean), arr(bn.running_var)])
     for i, conv in enumerate(convs):  # torch OIHW -> keras HWIO
         twin.get_layer(f"conv{i}").set_weights([arr(conv.weight).transpose(2, 3, 1, 0), arr(conv.bias)])
     # Torch flattens (C, H, W), Keras flattens (H, W, C): reorder the first dense layer's inputs.

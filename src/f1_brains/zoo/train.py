@@ -28,15 +28,14 @@ def output_ranges(v: np.ndarray, w: np.ndarray) -> dict[str, tuple[float, float]
     return {"v": (math.floor(float(v.min())), math.ceil(float(v.max()))), "w": (-w_max, w_max)}
 
 
-def augment(x, w, rng: np.random.Generator):
+def augment(x: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """x: float batch NCHW in [0, 1]; w: normalized w targets. Flip half (w -> 1 - w), jitter light."""
-    import torch
-    flip = torch.from_numpy(rng.random(x.shape[0]) < 0.5)
-    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-    w = torch.where(flip, 1.0 - w, w)
-    gain = torch.from_numpy(rng.uniform(0.75, 1.25, (x.shape[0], 1, 1, 1)).astype(np.float32))
-    bias = torch.from_numpy(rng.uniform(-0.08, 0.08, (x.shape[0], 1, 1, 1)).astype(np.float32))
-    return (x * gain + bias).clamp(0, 1), w
+    flip = rng.random(x.shape[0]) < 0.5
+    x = np.where(flip[:, None, None, None], x[..., ::-1], x)
+    w = np.where(flip, np.float32(1.0) - w, w)
+    gain = rng.uniform(0.75, 1.25, (x.shape[0], 1, 1, 1)).astype(np.float32)
+    bias = rng.uniform(-0.08, 0.08, (x.shape[0], 1, 1, 1)).astype(np.float32)
+    return np.clip(x * gain + bias, 0, 1), w
 
 
 def train(data_dirs: list[str], out_dir: str | Path, epochs: int = 8, batch: int = 64, lr: float = 1e-3,
@@ -89,10 +88,8 @@ def train(data_dirs: list[str], out_dir: str | Path, epochs: int = 8, batch: int
                    disable=not progress, file=sys.stderr)
         for i in bar:
             idx = np.sort(order[i:i + batch])
-            x = torch.from_numpy(card.to_tensor(pixels[idx]))
-            y = torch.from_numpy(targets[idx])
-            x, yw = augment(x, y[:, 1], rng)
-            y = torch.stack([y[:, 0], yw], 1)
+            x, w_aug = augment(card.to_tensor(pixels[idx]), targets[idx, 1], rng)
+            x, y = torch.from_numpy(x), torch.from_numpy(np.stack([targets[idx, 0], w_aug], 1))
             loss = torch.nn.functional.mse_loss(model(x), y)
             opt.zero_grad()
             loss.backward()

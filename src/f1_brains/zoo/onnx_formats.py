@@ -1,0 +1,42 @@
+"""ONNX artifacts of PilotNet: float32 export and int8 static quantization (onnxruntime.quantization)."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from . import pilotnet
+
+INPUT_NAME = "image"
+
+
+def export_onnx(model, path: Path) -> None:
+    import torch
+    example = torch.zeros(1, 3, pilotnet.INPUT_HEIGHT, pilotnet.INPUT_WIDTH)
+    torch.onnx.export(model.eval(), (example,), str(path), input_names=[INPUT_NAME], output_names=["vw"],
+                      dynamic_axes={INPUT_NAME: {0: "batch"}, "vw": {0: "batch"}}, opset_version=17,
+                      dynamo=False)
+
+
+def export_onnx_int8(model, path: Path, calibration: Iterable[np.ndarray]) -> None:
+    """QDQ int8: per-channel symmetric int8 weights, uint8 activations with ranges observed (min/max) on
+    the calibration batches. The input BatchNorm is folded first so every conv and dense layer quantizes."""
+    from onnxruntime import quantization as q
+
+    class Batches(q.CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter(calibration)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            batch = next(self.batches, None)
+            return None if batch is None else {INPUT_NAME: batch}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        float_path, prepared = Path(tmp) / "float.onnx", Path(tmp) / "prepared.onnx"
+        export_onnx(pilotnet.fold_input_batchnorm(model), float_path)
+        q.quant_pre_process(str(float_path), str(prepared))
+        q.quantize_static(str(prepared), str(path), Batches(), quant_format=q.QuantFormat.QDQ, per_channel=True,
+                          activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
+                          calibrate_method=q.CalibrationMethod.MinMax)

@@ -1,0 +1,214 @@
+"""`f1-brains optimize`: every optimized variant of the trained PilotNet, each artifact with its card.
+
+The base formats come from zoo.export (float TorchScript, ONNX, Keras, SavedModel, TFLite, and the
+post-training int8 ones); the variants here add the other post-training conversions, the ones that
+fine-tune from the trained weights on the training dataset (QAT, pruning, clustering) and the TensorRT
+ones. Each variant starts from the trained model, never from another variant, except where its name
+says it stacks (pruned_*, pqat, pcqat). Variants whose requirement is missing (TensorRT, a GPU) are
+reported skipped with the reason; a variant that fails is reported and the others still run.
+"""
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..files import write_json_atomic
+from ..model_card import InputSpec, OutputSpec
+from . import export
+from .export import NCHW_CARD, NHWC_CARD, calibration_batches, write_card
+from .finetune import TuningSet
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    file: str              # artifact under the output directory
+    layout: InputSpec
+    framework: str
+    precision: str
+    method: str            # one line for the card and the tables
+
+
+# The base formats are zoo.export's (names as there); the rest are built in _build below.
+BASE = {
+    "torchscript": Variant("torchscript", "pilotnet.pt", NCHW_CARD, "pytorch", "fp32", "TorchScript, frozen"),
+    "torch_dynamic_int8": Variant("torch_dynamic_int8", "pilotnet_dynamic_int8.pt", NCHW_CARD, "pytorch",
+                                  "int8-dynamic", "dynamic quantization of the dense layers"),
+    "torch_static_int8": Variant("torch_static_int8", "pilotnet_static_int8.pt", NCHW_CARD, "pytorch",
+                                 "int8-static", "post-training static quantization, fused, calibrated"),
+    "onnx": Variant("onnx", "pilotnet.onnx", NCHW_CARD, "pytorch", "fp32", "ONNX export"),
+    "keras": Variant("keras", "pilotnet.keras", NHWC_CARD, "keras", "fp32", "Keras twin"),
+    "saved_model": Variant("saved_model", "pilotnet_savedmodel", NHWC_CARD, "tensorflow", "fp32", "SavedModel"),
+    "tflite": Variant("tflite", "pilotnet.tflite", NHWC_CARD, "tflite", "fp32", "TFLite float32"),
+    "tflite_int8": Variant("tflite_int8", "pilotnet_int8.tflite", NHWC_CARD, "tflite", "int8",
+                           "TFLite full integer, int8 input and output"),
+}
+VARIANTS = {v.name: v for v in (
+    Variant("tflite_dynamic", "pilotnet_dynamic.tflite", NHWC_CARD, "tflite", "int8-dynamic",
+            "TFLite dynamic range (int8 weights, float activations)"),
+    Variant("tflite_float16", "pilotnet_float16.tflite", NHWC_CARD, "tflite", "fp16", "TFLite float16 weights"),
+    Variant("tflite_int8_fallback", "pilotnet_int8_fallback.tflite", NHWC_CARD, "tflite", "int8",
+            "TFLite integer with float fallback (float input and output)"),
+    Variant("tflite_qat", "pilotnet_qat.tflite", NHWC_CARD, "tflite", "int8", "TFLite quantization-aware training"),
+    Variant("tflite_pruned", "pilotnet_pruned.tflite", NHWC_CARD, "tflite", "fp32",
+            "TFLite magnitude pruning (50% sparsity)"),
+    Variant("tflite_pruned_dynamic", "pilotnet_pruned_dynamic.tflite", NHWC_CARD, "tflite", "int8-dynamic",
+            "TFLite pruning + dynamic range quantization"),
+    Variant("tflite_cqat", "pilotnet_cqat.tflite", NHWC_CARD, "tflite", "int8",
+            "TFLite cluster-preserving QAT (16 clusters)"),
+    Variant("tflite_pqat", "pilotnet_pqat.tflite", NHWC_CARD, "tflite", "int8", "TFLite sparsity-preserving QAT"),
+    Variant("tflite_pcqat", "pilotnet_pcqat.tflite", NHWC_CARD, "tflite", "int8",
+            "TFLite sparsity- and cluster-preserving QAT"),
+    Variant("torch_qat_int8", "pilotnet_qat_int8.pt", NCHW_CARD, "pytorch", "int8-qat",
+            "PyTorch quantization-aware training"),
+    Variant("torch_pruned_local", "pilotnet_pruned_local.pt", NCHW_CARD, "pytorch", "fp32",
+            "PyTorch L1 pruning, 50% of each layer"),
+    Variant("torch_pruned_global", "pilotnet_pruned_global.pt", NCHW_CARD, "pytorch", "fp32",
+            "PyTorch L1 pruning, 50% over all layers"),
+    Variant("torch_pruned_static_int8", "pilotnet_pruned_static_int8.pt", NCHW_CARD, "pytorch", "int8-static",
+            "PyTorch global pruning + static quantization"),
+    Variant("onnx_int8", "pilotnet_int8.onnx", NCHW_CARD, "onnx", "int8",
+            "ONNX Runtime static quantization (QDQ, per-channel)"),
+    Variant("tf_trt_fp32", "pilotnet_tftrt_fp32", NHWC_CARD, "tensorflow", "fp32", "TF-TRT FP32 engines"),
+    Variant("tf_trt_fp16", "pilotnet_tftrt_fp16", NHWC_CARD, "tensorflow", "fp16", "TF-TRT FP16 engines"),
+    Variant("tf_trt_int8", "pilotnet_tftrt_int8", NHWC_CARD, "tensorflow", "int8", "TF-TRT INT8, calibrated"),
+    Variant("torch_tensorrt_fp16", "pilotnet_trt_fp16.ts", NCHW_CARD, "pytorch", "fp16", "Torch-TensorRT FP16"),
+)}
+ALL = {**BASE, **VARIANTS}
+TFMOT = {"tflite_qat": "qat", "tflite_pruned": "pruned", "tflite_pruned_dynamic": "pruned_dynamic",
+         "tflite_cqat": "cqat", "tflite_pqat": "pqat", "tflite_pcqat": "pcqat"}
+PRUNE_AMOUNT = 0.5
+
+
+def missing_requirement(name: str) -> str | None:
+    """Why variant ``name`` cannot be built here, or None."""
+    if name.startswith("tf_trt"):
+        from ..backends.tf_trt import TFTRTBackend
+        return TFTRTBackend.unavailable_reason()
+    if name.startswith("torch_tensorrt"):
+        import torch
+        try:
+            import torch_tensorrt  # noqa: F401
+        except ImportError:
+            return "torch_tensorrt is not installed (it needs TensorRT and a CUDA build of torch)"
+        return None if torch.cuda.is_available() else "Torch-TensorRT needs a CUDA GPU; none is visible"
+    return None
+
+
+@dataclass
+class Context:
+    model: Any               # the trained PyTorch PilotNet, eval mode; never modified
+    out: Path
+    data: TuningSet | None   # fine-tuning and calibration frames
+    steps: int
+    seed: int
+    progress: bool
+
+    def calibration(self, layout: InputSpec, n: int = 256) -> list:
+        return calibration_batches(layout, n, pixels=None if self.data is None else self.data.pixels)
+
+    def needs_data(self) -> TuningSet:
+        if self.data is None:
+            raise ValueError("this variant fine-tunes: pass a training dataset (--data)")
+        return self.data
+
+
+def _build(v: Variant, ctx: Context, cache: dict[str, Any]) -> None:
+    """Write variant ``v`` (not a base format, not tfmot) to ctx.out / v.file."""
+    from . import onnx_formats, tflite_formats, torch_formats
+    path = ctx.out / v.file
+    if v.name in ("tflite_dynamic", "tflite_float16", "tflite_int8_fallback") or v.name.startswith("tf_trt"):
+        if "saved_model" not in cache:
+            cache["saved_model"] = Path(cache["tmp"]) / "savedmodel"
+            export.export_keras(ctx.model, Path(cache["tmp"]) / "twin.keras", cache["saved_model"])
+        if v.name.startswith("tf_trt"):
+            from ..backends.tf_trt import convert
+            precision = v.name.rsplit("_", 1)[1].upper()
+            convert(cache["saved_model"], path, precision,
+                    calibration=(lambda: ctx.calibration(NHWC_CARD, 64)) if precision == "INT8" else None)
+        else:
+            mode = {"tflite_dynamic": "dynamic", "tflite_float16": "float16", "tflite_int8_fallback": "int8_fallback"}
+            tflite_formats.export_tflite(cache["saved_model"], path, mode[v.name], lambda: ctx.calibration(NHWC_CARD))
+    elif v.name == "torch_qat_int8":
+        torch_formats.export_qat_int8(ctx.model, path, ctx.needs_data(), ctx.steps, seed=ctx.seed, progress=ctx.progress)
+    elif v.name.startswith("torch_pruned"):
+        scope = "local" if v.name == "torch_pruned_local" else "global"
+        if scope not in cache:
+            cache[scope] = torch_formats.prune(ctx.model, ctx.needs_data(), ctx.steps, PRUNE_AMOUNT, scope,
+                                               seed=ctx.seed, progress=ctx.progress)
+        if v.name.endswith("static_int8"):
+            torch_formats.export_static_int8(cache[scope], path, ctx.calibration(NCHW_CARD))
+        else:
+            torch_formats.export_torchscript(cache[scope], path)
+    elif v.name == "onnx_int8":
+        onnx_formats.export_onnx_int8(ctx.model, path, ctx.calibration(NCHW_CARD))
+    elif v.name == "torch_tensorrt_fp16":
+        torch_formats.export_torch_tensorrt(ctx.model, path, "fp16")
+    else:
+        raise ValueError(f"no recipe for variant {v.name!r}")
+
+
+def optimize(model, out_dir: str | Path, names: list[str], data: TuningSet | None, steps: int = 600,
+             seed: int = 0, provenance: dict | None = None, output: OutputSpec = OutputSpec(),
+             progress: bool = True, log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)
+             ) -> dict[str, dict[str, Any]]:
+    """Build the variants ``names`` of ``model`` under ``out_dir``; per variant: status written / skipped /
+    failed, with the path, the seconds taken, or the reason. Writes optimize.json there."""
+    import tempfile
+    unknown = [n for n in names if n not in ALL]
+    if unknown:
+        raise ValueError(f"unknown variants {unknown}; known: {', '.join(ALL)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = Context(model.eval(), out, data, steps, seed, progress)
+    prov = {**(provenance or {}), "fine_tune_steps": steps, "seed": seed}
+    report: dict[str, dict[str, Any]] = {}
+
+    def record(v: Variant, seconds: float) -> None:
+        write_card(out / v.file, v.layout, v.framework, v.precision, {**prov, "format": v.name, "method": v.method},
+                   output)
+        report[v.name] = {"status": "written", "path": str(out / v.file), "seconds": round(seconds, 1)}
+        log(f"{v.name:26s} written in {report[v.name]['seconds']:.1f} s: {out / v.file}")
+
+    def fail(name: str, error: BaseException) -> None:
+        report[name] = {"status": "failed", "reason": f"{type(error).__name__}: {error}",
+                        "traceback": "".join(traceback.format_exception(error))}
+        log(f"{name:26s} FAILED: {report[name]['reason']}")
+
+    base = [n for n in names if n in BASE]
+    if base:
+        t0 = time.perf_counter()
+        export.export_all(ctx.model, out, base, prov, output=output,
+                          calibration_pixels=None if data is None else data.pixels)
+        for n in base:   # export_all wrote their cards; rewrite them with the method line
+            record(BASE[n], (time.perf_counter() - t0) / len(base))
+    tfmot = {TFMOT[n]: out / VARIANTS[n].file for n in names if n in TFMOT}
+    with tempfile.TemporaryDirectory() as tmp:
+        cache: dict[str, Any] = {"tmp": tmp}
+        for name in [n for n in names if n in VARIANTS and n not in TFMOT]:
+            v, t0 = VARIANTS[name], time.perf_counter()
+            reason = missing_requirement(name)
+            if reason:
+                report[name] = {"status": "skipped", "reason": reason}
+                log(f"{name:26s} skipped: {reason}")
+                continue
+            try:
+                _build(v, ctx, cache)
+                record(v, time.perf_counter() - t0)
+            except Exception as e:   # one broken recipe must not cost the others
+                fail(name, e)
+    if tfmot:
+        from .tflite_formats import tfmot_variants
+        results = tfmot_variants(ctx.model, ctx.needs_data(), tfmot, steps, seed, progress)
+        for name in [n for n in names if n in TFMOT]:
+            error, seconds = results[TFMOT[name]]
+            if error is None:
+                record(VARIANTS[name], seconds)
+            else:
+                fail(name, error)
+    write_json_atomic(out / "optimize.json", {"provenance": prov, "variants": report})
+    return report

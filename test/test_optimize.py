@@ -1,0 +1,95 @@
+"""`f1-brains optimize` on a CI-sized scale: every variant is built (or skipped with its reason) and loads."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from f1_brains.backends import load_backend
+from f1_brains.cli import main
+from f1_brains.model_card import ModelCard, card_path_for
+from f1_brains.zoo import dataset, optimize, pilotnet
+from f1_brains.zoo.torch_formats import sparsity
+
+TENSORRT_VARIANTS = {"tf_trt_fp32", "tf_trt_fp16", "tf_trt_int8", "torch_tensorrt_fp16"}
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny")
+    dataset.collect(out, ["simple_circuit"], laps=1, seed=2, progress=False)
+    return out
+
+
+def test_folding_the_input_batchnorm_changes_nothing(reference_model):
+    folded = pilotnet.fold_input_batchnorm(reference_model)
+    x = torch.rand(4, 3, pilotnet.INPUT_HEIGHT, pilotnet.INPUT_WIDTH)
+    with torch.no_grad():
+        assert torch.allclose(folded(x), reference_model(x), atol=1e-5)
+    assert isinstance(folded[0], torch.nn.Identity) and not isinstance(reference_model[0], torch.nn.Identity)
+    twin = pilotnet.keras_twin(folded)   # the Keras twin of a folded model has no BatchNorm either
+    assert "input_norm" not in [layer.name for layer in twin.layers]
+    np.testing.assert_allclose(twin(x.permute(0, 2, 3, 1).numpy()).numpy(), folded(x).detach().numpy(), atol=1e-5)
+
+
+def test_every_variant_is_built_or_skipped_with_its_reason_and_loads(tiny_dataset, tmp_path, capsys):
+    out = tmp_path / "models"
+    rc = main(["optimize", "--data", str(tiny_dataset), "--out", str(out), "--steps", "4"])
+    report = json.loads((out / "optimize.json").read_text())["variants"]
+    assert rc == 0, {k: v.get("reason") for k, v in report.items() if v["status"] == "failed"}
+    assert set(report) == set(optimize.ALL)
+    assert "tf_trt_int8" in capsys.readouterr().out   # the summary table names every variant
+    pixels = np.asarray(dataset.load(tiny_dataset)[0][:8])
+    reference = None
+    for name, result in report.items():
+        if name in TENSORRT_VARIANTS:   # this machine has no TensorRT: skipped, never pretended
+            assert result["status"] == "skipped" and "TensorRT" in result["reason"], result
+            assert not (out / optimize.ALL[name].file).exists()
+            continue
+        assert result["status"] == "written", (name, result)
+        path = out / optimize.ALL[name].file
+        card = ModelCard.load(card_path_for(path))
+        assert card.provenance["format"] == name and card.provenance["method"] == optimize.ALL[name].method
+        assert card.input.layout == optimize.ALL[name].layout.layout
+        outputs = load_backend(path).predict(card.to_tensor(pixels))
+        assert outputs.shape == (8, 2) and np.all(np.isfinite(outputs)), name
+        if name == "torchscript":
+            reference = outputs
+    # Post-training variants compute (nearly) the float function: nothing was fine-tuned into them.
+    for name in ("onnx", "tflite", "tflite_float16", "tflite_dynamic", "torch_dynamic_int8"):
+        path = out / optimize.ALL[name].file
+        card = ModelCard.load(card_path_for(path))
+        np.testing.assert_allclose(load_backend(path).predict(card.to_tensor(pixels)), reference, atol=2e-2)
+    pruned = torch.jit.load(str(out / "pilotnet_pruned_global.pt"))
+    weights = [p for n, p in pruned.named_parameters() if n.endswith("weight") and p.dim() > 1]
+    zeros = sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights)
+    assert zeros == pytest.approx(optimize.PRUNE_AMOUNT, abs=0.01)
+    sizes = {n: (out / optimize.ALL[n].file).stat().st_size for n in ("tflite", "tflite_dynamic", "tflite_float16")}
+    assert sizes["tflite_dynamic"] < 0.27 * sizes["tflite"] and sizes["tflite_float16"] < 0.55 * sizes["tflite"]
+
+
+def test_pruning_hits_its_sparsity_and_leaves_the_trained_model_alone(reference_model, tiny_dataset):
+    from f1_brains.model_card import OutputSpec
+    from f1_brains.zoo.finetune import TuningSet
+    from f1_brains.zoo.torch_formats import prune
+    before = {k: v.clone() for k, v in reference_model.state_dict().items()}
+    data = TuningSet.load([tiny_dataset], OutputSpec())
+    local = prune(reference_model, data, steps=2, amount=0.3, scope="local", progress=False)
+    layers = [m for m in local if type(m).__name__ in ("Conv2d", "Linear")]
+    assert all(float((m.weight == 0).float().mean()) == pytest.approx(0.3, abs=0.01) for m in layers)
+    assert sparsity(local) == pytest.approx(0.3, abs=0.01)
+    assert all(torch.equal(before[k], v) for k, v in reference_model.state_dict().items())   # never stacked
+
+
+def test_fine_tuning_variants_without_data_fail_clearly_and_the_rest_still_build(tmp_path, capsys):
+    rc = main(["optimize", "--out", str(tmp_path), "--variants", "tflite_dynamic", "torch_qat_int8"])
+    assert rc == 1
+    report = json.loads((tmp_path / "optimize.json").read_text())["variants"]
+    assert report["tflite_dynamic"]["status"] == "written"
+    assert report["torch_qat_int8"]["status"] == "failed"
+    assert "pass a training dataset (--data)" in report["torch_qat_int8"]["reason"]
+
+
+def test_unknown_variant_is_a_clear_error(tmp_path, capsys):
+    assert main(["optimize", "--out", str(tmp_path), "--variants", "tflite_magic"]) == 2
+    assert "unknown variants ['tflite_magic']" in capsys.readouterr().err
