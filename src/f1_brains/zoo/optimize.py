@@ -168,11 +168,13 @@ def optimize(model, out_dir: str | Path, names: list[str], data: TuningSet | Non
     prov = {**(provenance or {}), "fine_tune_steps": steps, "seed": seed}
     report: dict[str, dict[str, Any]] = {}
 
-    def record(v: Variant, seconds: float) -> None:
+    def record(v: Variant, seconds: float | None) -> None:
+        """seconds: None for the base formats, which zoo.export writes together (timed as a group)."""
         write_card(out / v.file, v.layout, v.framework, v.precision, {**prov, "format": v.name, "method": v.method},
                    output)
-        report[v.name] = {"status": "written", "path": str(out / v.file), "seconds": round(seconds, 1)}
-        log(f"{v.name:26s} written in {report[v.name]['seconds']:.1f} s: {out / v.file}")
+        report[v.name] = {"status": "written", "path": str(out / v.file),
+                          "seconds": None if seconds is None else round(seconds, 1)}
+        log(f"{v.name:26s} written{'' if seconds is None else f' in {seconds:.1f} s'}: {out / v.file}")
 
     def fail(name: str, error: BaseException) -> None:
         report[name] = {"status": "failed", "reason": f"{type(error).__name__}: {error}",
@@ -184,8 +186,9 @@ def optimize(model, out_dir: str | Path, names: list[str], data: TuningSet | Non
         t0 = time.perf_counter()
         export.export_all(ctx.model, out, base, prov, output=output,
                           calibration_pixels=None if data is None else data.pixels)
+        log(f"base formats ({', '.join(base)}) exported in {time.perf_counter() - t0:.1f} s")
         for n in base:   # export_all wrote their cards; rewrite them with the method line
-            record(BASE[n], (time.perf_counter() - t0) / len(base))
+            record(BASE[n], None)
     tfmot = {TFMOT[n]: out / VARIANTS[n].file for n in names if n in TFMOT}
     with tempfile.TemporaryDirectory() as tmp:
         cache: dict[str, Any] = {"tmp": tmp}
