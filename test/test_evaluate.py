@@ -84,7 +84,7 @@ def test_aggregation_over_repeats_ranking_and_files(tmp_path):
     results = [result("half", 0, True, 0.02, p99=2.0, skipped=1), result("half", 1, False, 0.5, p99=10.0, skipped=2),
                result("slow", 0, True, 0.01, speed=8.0), result("slow", 1, True, 0.03, speed=8.0),
                result("fast", 0, True, 0.05, speed=9.5), result("fast", 1, True, 0.03, speed=9.5),
-               result("brains/old.yaml", 0, False)]
+               result("never", 0, False, 0.0, speed=0.0), result("brains/old.yaml", 0, False)]
     groups = {g["brain"]: g for g in aggregate.groups(results)}
     half = groups["half"]
     assert aggregate.completion(half) == "1/2 (80.0 s; stuck)"
@@ -94,16 +94,18 @@ def test_aggregation_over_repeats_ranking_and_files(tmp_path):
     assert groups["old"]["deviation_mae_m"] is None and aggregate.completion(groups["old"]) == "0/1 (stuck)"
     # Completion first; then lower deviation (slow 0.02 beats fast 0.04); no numbers last.
     assert [(r["rank"], r["brain"]) for r in aggregate.ranking(list(groups.values()))] == \
-        [(1, "slow"), (2, "fast"), (3, "half"), (4, "old")]
+        [(1, "slow"), (2, "fast"), (3, "half"), (4, "never"), (5, "old")]
 
     text, data = aggregate.write(results, tmp_path, "f1-brains evaluate test")
     assert "| 3 | half (onnxruntime) | 1/2 | 9.00 | 0.020 | 2.000 | 100.0 |" in text
     assert "| half (onnxruntime) ring lockstep | 9.00 | 0.020 | 1.20 | 100.0 | 0.900 / 2.000 | 5.000 | 5.00 | 3 | " \
            "1/2 (80.0 s; stuck) |" in text
     assert "| old (onnxruntime) ring lockstep | - | - | - | - | - / - | - | - | 0 | 0/1 (stuck) |" in text
+    # A car that never completed a lap (never moved: deviation 0) ranks without speed or deviation.
+    assert "| 4 | never (onnxruntime) | 0/1 | - | - | 2.000 | 100.0 |" in text
     assert (tmp_path / "results.md").read_text() == text and data["ranking"][0]["brain"] == "slow"
     with open(tmp_path / "results.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 7 and tuple(rows[0]) == aggregate.CSV_COLUMNS
-    assert rows[1]["deviation_mae_m"] == "0.5" and rows[6]["brain"] == "old" and rows[6]["deviation_mae_m"] == ""
+    assert len(rows) == 8 and tuple(rows[0]) == aggregate.CSV_COLUMNS
+    assert rows[1]["deviation_mae_m"] == "0.5" and rows[7]["brain"] == "old" and rows[7]["deviation_mae_m"] == ""
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["bars_lockstep.png", "heatmap_lockstep.png"]

@@ -74,14 +74,15 @@ RANKING_RULE = ("Sorted by completion rate (higher first), then mean deviation M
 
 
 def ranking(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (mode, brain): runs completed / runs over all circuits; means of the per-circuit numbers
-    over the circuits completed at least once (all when none); worst inference p99, lowest frequency."""
+    """One row per (mode, brain): runs completed / runs over all circuits; means of the per-circuit speed and
+    deviation over the circuits completed at least once (None when none: a car that never finished a lap,
+    or never moved, has no comparable deviation); worst inference p99, lowest frequency."""
     keyed: dict[tuple, list[dict]] = {}
     for g in groups:
         keyed.setdefault((g["mode"], g["brain"]), []).append(g)
     rows = []
     for (mode, brain), gs in keyed.items():
-        done = [g for g in gs if g["completed_runs"]] or gs
+        done = [g for g in gs if g["completed_runs"]]
         rows.append({"mode": mode, "brain": brain, "backend": gs[0]["backend"],
                      "completed_runs": sum(g["completed_runs"] for g in gs), "runs": sum(g["runs"] for g in gs),
                      "circuits": len(gs), "average_speed": _or_none(statistics.mean, _values(done, "average_speed")),
@@ -132,7 +133,7 @@ def markdown(results: list[dict], gs: list[dict], rank: list[dict], command: str
                  fmt(r["frequency_rt"], ".1f")] for r in rank if r["mode"] == mode]
         out += [f"## Ranking, {mode}", "",
                 "One row per brain over all circuits: runs that completed their laps / runs; means over the circuits "
-                "it completed at least once (all circuits when none) of the per-circuit numbers below; the worst "
+                "it completed at least once ('-' when none) of the per-circuit numbers below; the worst "
                 f"inference p99 and the lowest iteration frequency over all circuits. {RANKING_RULE}", "",
                 markdown_table(["Rank", "Brain (backend)", "Runs completed", "Mean average speed (m/s)",
                                 "Mean position deviation MAE (m)", "Worst inference p99 (ms)",
