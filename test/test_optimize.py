@@ -93,3 +93,34 @@ def test_fine_tuning_variants_without_data_fail_clearly_and_the_rest_still_build
 def test_unknown_variant_is_a_clear_error(tmp_path, capsys):
     assert main(["optimize", "--out", str(tmp_path), "--variants", "tflite_magic"]) == 2
     assert "unknown variants ['tflite_magic']" in capsys.readouterr().err
+
+
+def test_tfmot_qat_starts_from_the_float_activation_ranges(reference_model, tiny_dataset):
+    """tfmot starts every activation range at [-6, 6]; after calibration each holds the float model's range."""
+    from f1_brains.model_card import OutputSpec
+    from f1_brains.zoo import tflite_formats
+    from f1_brains.zoo.finetune import TuningSet
+    data = TuningSet.load([tiny_dataset], OutputSpec())
+    twin = pilotnet.keras_twin(pilotnet.fold_input_batchnorm(reference_model), keras=tflite_formats.tf_keras())
+    wrapped = tflite_formats._quantize(twin)
+    tflite_formats._calibrate_ranges(wrapped, twin, data, frames=len(data.pixels))
+    ranges = {v.name.split(":")[0]: float(v.numpy()) for v in wrapped.weights
+              if v.name.endswith(("post_activation_min:0", "post_activation_max:0", "quantize_layer_min:0",
+                                  "quantize_layer_max:0"))}
+    assert len(ranges) == 2 * 11 and not {-6.0, 6.0} & set(ranges.values())
+    x = data.card.to_tensor(data.pixels).transpose(0, 2, 3, 1)
+    out = twin.predict(x, verbose=0)
+    assert ranges["quant_vw/post_activation_max"] == pytest.approx(max(0.0, float(out.max())), rel=1e-5)
+    assert ranges["quant_vw/post_activation_min"] == pytest.approx(min(0.0, float(out.min())), rel=1e-5)
+    assert ranges["quantize_layer/quantize_layer_max"] == pytest.approx(float(x.max()))
+
+
+def test_tfmot_prunes_and_clusters_only_the_large_layers(reference_model):
+    from f1_brains.zoo import tflite_formats
+    twin = pilotnet.keras_twin(pilotnet.fold_input_batchnorm(reference_model), keras=tflite_formats.tf_keras())
+    import tensorflow_model_optimization as tfmot
+    wrapped = tflite_formats._wrap_large(twin, tfmot.sparsity.keras.prune_low_magnitude)
+    large = [layer.layer.name for layer in wrapped.layers if hasattr(layer, "layer")]
+    assert large == ["conv1", "conv2", "conv3", "conv4", "dense0", "dense1"]   # not conv0, dense2-3, the output
+    share = sum(twin.get_layer(n).count_params() for n in large) / twin.count_params()
+    assert share > 0.99
