@@ -1,5 +1,6 @@
 """`f1-brains optimize` on a CI-sized scale: every variant is built (or skipped with its reason) and loads."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -104,11 +105,11 @@ def test_tfmot_qat_starts_from_the_float_activation_ranges(reference_model, tiny
     from f1_brains.zoo.finetune import TuningSet
     data = TuningSet.load([tiny_dataset], OutputSpec())
     twin = pilotnet.keras_twin(pilotnet.fold_input_batchnorm(reference_model), keras=tflite_formats.tf_keras())
+    tflite_formats._quantize(twin)   # a second quantized model in the process: its input layer is quantize_layer_1
     wrapped = tflite_formats._quantize(twin)
     tflite_formats._calibrate_ranges(wrapped, twin, data, frames=len(data.pixels))
-    ranges = {v.name.split(":")[0]: float(v.numpy()) for v in wrapped.weights
-              if v.name.endswith(("post_activation_min:0", "post_activation_max:0", "quantize_layer_min:0",
-                                  "quantize_layer_max:0"))}
+    ranges = {re.sub(r"quantize_layer_\d+", "quantize_layer", v.name.split(":")[0]): float(v.numpy())
+              for v in wrapped.weights if re.search(r"(post_activation|quantize_layer(_\d+)?)_(min|max):0$", v.name)}
     assert len(ranges) == 2 * 11 and not {-6.0, 6.0} & set(ranges.values())
     x = data.card.to_tensor(data.pixels).transpose(0, 2, 3, 1)
     out = twin.predict(x, verbose=0)
@@ -126,3 +127,11 @@ def test_tfmot_prunes_and_clusters_only_the_large_layers(reference_model):
     assert large == ["conv1", "conv2", "conv3", "conv4", "dense0", "dense1"]   # not conv0, dense2-3, the output
     share = sum(twin.get_layer(n).count_params() for n in large) / twin.count_params()
     assert share > 0.99
+
+
+def test_rebuilding_a_subset_keeps_the_record_of_the_other_variants(tmp_path, capsys):
+    assert main(["optimize", "--out", str(tmp_path), "--variants", "tflite_dynamic"]) == 0
+    assert main(["optimize", "--out", str(tmp_path), "--variants", "tflite_float16"]) == 0
+    assert set(json.loads((tmp_path / "optimize.json").read_text())["variants"]) == {"tflite_dynamic", "tflite_float16"}
+    assert main(["optimize", "--out", str(tmp_path), "--variants", "tflite_float16", "--seed", "1"]) == 0
+    assert set(json.loads((tmp_path / "optimize.json").read_text())["variants"]) == {"tflite_float16"}   # other weights

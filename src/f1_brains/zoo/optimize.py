@@ -9,6 +9,7 @@ reported skipped with the reason; a variant that fails is reported and the other
 """
 from __future__ import annotations
 
+import json
 import sys
 import time
 import traceback
@@ -72,7 +73,7 @@ VARIANTS = {v.name: v for v in (
     Variant("torch_pruned_static_int8", "pilotnet_pruned_static_int8.pt", NCHW_CARD, "pytorch", "int8-static",
             "PyTorch global pruning + static quantization"),
     Variant("onnx_int8", "pilotnet_int8.onnx", NCHW_CARD, "onnx", "int8",
-            "ONNX Runtime static quantization (QDQ, per-channel)"),
+            "ONNX Runtime static quantization (QDQ, per-channel; last 2 dense layers float)"),
     Variant("tf_trt_fp32", "pilotnet_tftrt_fp32", NHWC_CARD, "tensorflow", "fp32", "TF-TRT FP32 engines"),
     Variant("tf_trt_fp16", "pilotnet_tftrt_fp16", NHWC_CARD, "tensorflow", "fp16", "TF-TRT FP16 engines"),
     Variant("tf_trt_int8", "pilotnet_tftrt_int8", NHWC_CARD, "tensorflow", "int8", "TF-TRT INT8, calibrated"),
@@ -214,6 +215,16 @@ def optimize(model, out_dir: str | Path, names: list[str], data: TuningSet | Non
                 record(VARIANTS[name], seconds)
             else:
                 fail(name, error)
-    write_json_atomic(out / "optimize.json", {"provenance": prov, "base_formats_seconds": base_seconds,
-                                              "variants": report})   # base formats: one export, timed together
+    write_json_atomic(out / "optimize.json", _merged(out / "optimize.json", prov, base_seconds, report))
     return report
+
+
+def _merged(path: Path, provenance: dict, base_seconds: float | None, report: dict) -> dict:
+    """optimize.json: this run's variants over the previous file's other variants when both runs had the same
+    provenance (weights, data, steps, seed), so rebuilding a subset keeps the record of the rest."""
+    previous = json.loads(path.read_text()) if path.is_file() else {}
+    if previous.get("provenance") != provenance:
+        previous = {}
+    return {"provenance": provenance,   # base formats: one export, timed together
+            "base_formats_seconds": base_seconds if base_seconds is not None else previous.get("base_formats_seconds"),
+            "variants": {**previous.get("variants", {}), **report}}

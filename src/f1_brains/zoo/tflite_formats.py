@@ -107,13 +107,15 @@ def _calibrate_ranges(wrapped, base, data: TuningSet, frames: int = 2048, seed: 
         for name, y in zip(names, [x] + probe.predict_on_batch(x)):
             lo[name], hi[name] = min(lo[name], float(y.min())), max(hi[name], float(y.max()))
     for layer in wrapped.layers:
-        source = "" if type(layer).__name__ == "QuantizeLayer" else getattr(getattr(layer, "layer", None), "name", None)
+        is_input = type(layer).__name__ == "QuantizeLayer"   # its range variables are named after the layer
+        source = "" if is_input else getattr(getattr(layer, "layer", None), "name", None)
         for var in layer.weights:
-            suffix = var.name.split("/")[-1].split(":")[0]
-            if suffix in ("quantize_layer_min", "post_activation_min", "quantize_layer_max", "post_activation_max"):
-                if source not in lo:
-                    raise RuntimeError(f"no float layer for the range {var.name}")
-                var.assign(lo[source] if suffix.endswith("_min") else hi[source])
+            name = var.name.split("/")[-1].split(":")[0]
+            if not (name.endswith(("_min", "_max")) and (is_input or name.startswith("post_activation_"))):
+                continue
+            if source not in lo:
+                raise RuntimeError(f"no float layer for the range {var.name}")
+            var.assign(lo[source] if name.endswith("_min") else hi[source])
 
 
 def _wrap_large(model, wrap: Callable):
