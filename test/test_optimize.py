@@ -119,9 +119,10 @@ def test_tfmot_qat_starts_from_the_float_activation_ranges(reference_model, tiny
 
 
 def test_tfmot_prunes_and_clusters_only_the_large_layers(reference_model):
+    import tensorflow_model_optimization as tfmot
+
     from f1_brains.zoo import tflite_formats
     twin = pilotnet.keras_twin(pilotnet.fold_input_batchnorm(reference_model), keras=tflite_formats.tf_keras())
-    import tensorflow_model_optimization as tfmot
     wrapped = tflite_formats._wrap_large(twin, tfmot.sparsity.keras.prune_low_magnitude)
     large = [layer.layer.name for layer in wrapped.layers if hasattr(layer, "layer")]
     assert large == ["conv1", "conv2", "conv3", "conv4", "dense0", "dense1"]   # not conv0, dense2-3, the output
