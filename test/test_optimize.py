@@ -9,7 +9,7 @@ import torch
 from f1_brains.backends import load_backend
 from f1_brains.cli import main
 from f1_brains.model_card import ModelCard, card_path_for
-from f1_brains.zoo import dataset, optimize, pilotnet
+from f1_brains.zoo import dataset, export, optimize, pilotnet
 from f1_brains.zoo.torch_formats import sparsity
 
 TENSORRT_VARIANTS = {"tf_trt_fp32", "tf_trt_fp16", "tf_trt_int8", "torch_tensorrt_fp16"}
@@ -136,3 +136,15 @@ def test_rebuilding_a_subset_keeps_the_record_of_the_other_variants(tmp_path, ca
     assert set(json.loads((tmp_path / "optimize.json").read_text())["variants"]) == {"tflite_dynamic", "tflite_float16"}
     assert main(["optimize", "--out", str(tmp_path), "--variants", "tflite_float16", "--seed", "1"]) == 0
     assert set(json.loads((tmp_path / "optimize.json").read_text())["variants"]) == {"tflite_float16"}   # other weights
+    assert main(["optimize", "--out", str(tmp_path), "--variants", "onnx", "--seed", "1"]) == 0
+    written = json.loads((tmp_path / "optimize.json").read_text())
+    assert set(written["variants"]) == {"tflite_float16", "onnx"}
+    assert written["base_formats_seconds"] is None   # one base format's time is not the whole export's
+
+
+def test_exporting_one_keras_derived_format_leaves_the_other_files_alone(reference_model, tmp_path):
+    shipped = tmp_path / "pilotnet.keras"
+    shipped.write_bytes(b"the shipped Keras model")
+    export.export_all(reference_model, tmp_path, ["tflite"])
+    assert shipped.read_bytes() == b"the shipped Keras model"
+    assert not (tmp_path / "pilotnet_savedmodel").exists() and (tmp_path / "pilotnet.tflite").is_file()

@@ -9,6 +9,7 @@ that need training data or other hardware.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterable
@@ -19,13 +20,14 @@ from ..model_card import InputSpec, ModelCard, OutputSpec
 from ..synthetic import road_frames
 from . import pilotnet
 from .onnx_formats import export_onnx
-from .tflite_formats import export_tflite
+from .tflite_formats import export_tflite, export_tflite_int8
 from .torch_formats import export_dynamic_int8, export_static_int8, export_torchscript
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 NCHW_CARD = InputSpec(layout="NCHW")
 NHWC_CARD = InputSpec(layout="NHWC")
+BIAS_CORRECTION_FRAMES, SYNTHETIC_BIAS_CORRECTION_FRAMES = 2048, 256
 
 
 def calibration_batches(card_input: InputSpec, n: int = 64, seed: int = 1,
@@ -37,6 +39,14 @@ def calibration_batches(card_input: InputSpec, n: int = 64, seed: int = 1,
         return [card.preprocess(frame) for frame in road_frames(n, seed)]
     picks = np.sort(np.random.default_rng(seed).choice(len(pixels), size=min(n, len(pixels)), replace=False))
     return [card.to_tensor(pixels[i:i + 1]) for i in picks]
+
+
+def bias_correction_frames(pixels: np.ndarray | None = None) -> np.ndarray:
+    """NCHW frames (one array) for int8 bias correction, sampled like ``calibration_batches``: 2048 dataset
+    frames (the correction subtracts means, which need more frames than ranges), or 256 synthetic ones,
+    which take about 18 ms each to draw."""
+    n = BIAS_CORRECTION_FRAMES if pixels is not None else SYNTHETIC_BIAS_CORRECTION_FRAMES
+    return np.concatenate(calibration_batches(NCHW_CARD, n, seed=2, pixels=pixels))
 
 
 def write_card(path: Path, layout: InputSpec, framework: str, precision: str, provenance: dict,
@@ -90,20 +100,21 @@ def export_all(model, out_dir: str | Path, formats: Iterable[str] = FORMATS, pro
     if "onnx" in formats:
         export_onnx(model, out / "pilotnet.onnx")
         done("onnx", out / "pilotnet.onnx", NCHW_CARD, "pytorch", "fp32")
-    needs_saved_model = {"saved_model", "tflite", "tflite_int8"} & set(formats)
-    if "keras" in formats or needs_saved_model:
-        saved_model = out / "pilotnet_savedmodel" if "saved_model" in formats else Path(tempfile.mkdtemp()) / "sm"
-        export_keras(model, out / "pilotnet.keras", saved_model)
+    if {"keras", "saved_model", "tflite"} & set(formats):
+        scratch = Path(tempfile.mkdtemp())   # for the Keras files not asked for, so no shipped one is replaced
+        keras_path = out / "pilotnet.keras" if "keras" in formats else scratch / "pilotnet.keras"
+        saved_model = out / "pilotnet_savedmodel" if "saved_model" in formats else scratch / "sm"
+        export_keras(model, keras_path, saved_model)
         if "keras" in formats:
-            done("keras", out / "pilotnet.keras", NHWC_CARD, "keras", "fp32")
-        else:
-            (out / "pilotnet.keras").unlink()
+            done("keras", keras_path, NHWC_CARD, "keras", "fp32")
         if "saved_model" in formats:
             done("saved_model", saved_model, NHWC_CARD, "tensorflow", "fp32")
         if "tflite" in formats:
             export_tflite(saved_model, out / "pilotnet.tflite")
             done("tflite", out / "pilotnet.tflite", NHWC_CARD, "tflite", "fp32")
-        if "tflite_int8" in formats:
-            export_tflite(saved_model, out / "pilotnet_int8.tflite", "int8", nhwc_calibration)
-            done("tflite_int8", out / "pilotnet_int8.tflite", NHWC_CARD, "tflite", "int8")
+        shutil.rmtree(scratch)
+    if "tflite_int8" in formats:
+        export_tflite_int8(model, out / "pilotnet_int8.tflite", nhwc_calibration,
+                           bias_correction_frames(calibration_pixels))
+        done("tflite_int8", out / "pilotnet_int8.tflite", NHWC_CARD, "tflite", "int8")
     return paths

@@ -50,6 +50,25 @@ def export_tflite(saved_model_dir: Path, path: Path, mode: str = "float32",
     path.write_bytes(converter.convert())
 
 
+def export_tflite_int8(model, path: Path, calibration: Callable[[], Iterable[np.ndarray]], bias_frames: np.ndarray,
+                       mode: str = "int8") -> None:
+    """Post-training integer TFLite (``mode`` int8 or int8_fallback) of the PyTorch PilotNet ``model``, its
+    int8 bias corrected on ``bias_frames`` (NCHW; zoo.bias_correction) and the input BatchNorm folded into
+    the first convolution, so the int8 input holds the pixels exactly (scale 1/255) instead of rounding
+    normalized values. ``calibration``: NHWC batches for the activation ranges."""
+    from ..backends.tflite import TFLiteBackend
+    from .bias_correction import bias_corrected
+
+    def convert(m) -> Path:
+        with tempfile.TemporaryDirectory() as tmp:
+            pilotnet.keras_twin(m).export(tmp, verbose=False)
+            export_tflite(Path(tmp), path, mode, calibration)
+        return path
+
+    bias_corrected(pilotnet.fold_input_batchnorm(model), bias_frames, convert,
+                   lambda artifact, frames: TFLiteBackend(artifact).predict(frames.transpose(0, 2, 3, 1)))
+
+
 def tf_keras():
     """Keras 2 as tensorflow-model-optimization uses it."""
     from tensorflow_model_optimization.python.core.keras.compat import keras
