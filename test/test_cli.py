@@ -46,3 +46,19 @@ def test_bench_on_a_directory_finds_carded_artifacts(exported, tmp_path):
 def test_bench_on_a_missing_path_is_a_clear_error(tmp_path, capsys):
     assert main(["bench", str(tmp_path / "nothing")]) == 2
     assert "nothing does not exist" in capsys.readouterr().err
+
+
+def test_bench_times_the_models_in_turns_so_noise_falls_on_all_alike(exported, frames):
+    """Every model gets exactly n timed runs (n not a multiple of the turn), taken in rotating turns."""
+    from f1_brains.cli import TURN, prepare_bench, time_interleaved
+    models = [prepare_bench(exported[name], warmup=1, threads=1, frames=frames) for name in ("onnx", "tflite")]
+    calls: list[str] = []
+    for m in models:   # record which model each predict call reached, around the real backend
+        m.backend.predict = (lambda predict, name: lambda x: (calls.append(name), predict(x))[1])(
+            m.backend.predict, m.path.name)
+    n = 2 * TURN + 3
+    time_interleaved(models, n, progress=False)
+    assert [len(m.times) for m in models] == [n, n]
+    turns = [calls[i:i + TURN + 1] for i in range(0, 2 * (TURN + 1) * 2, TURN + 1)]
+    assert [t[0] for t in turns] == ["pilotnet.onnx", "pilotnet.tflite", "pilotnet.tflite", "pilotnet.onnx"]
+    assert all(len(set(t)) == 1 for t in turns)   # a turn stays on one model

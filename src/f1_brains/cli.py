@@ -6,6 +6,7 @@ import json
 import platform
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +56,23 @@ def accuracy(backend, card, pixels: np.ndarray, v: np.ndarray, w: np.ndarray, ba
             "mse_normalized": float((err ** 2).mean()), "test_frames": int(len(pixels))}
 
 
-def bench_one(path: Path, n: int, warmup: int, threads: int, frames: list[np.ndarray],
-              test_set: tuple | None = None) -> dict[str, Any]:
-    """Batch-1 latency of one artifact on real preprocessed frames: first inference, then ``n`` timed runs."""
+TURN = 10   # timed runs per model per turn of the interleaved timing
+
+
+@dataclass
+class BenchModel:
+    """One artifact loaded for benchmarking: its backend, its preprocessed inputs, and what is known so far."""
+    path: Path
+    backend: Any
+    inputs: list[np.ndarray]
+    row: dict[str, Any]
+    times: list[float] = field(default_factory=list)
+
+
+def prepare_bench(path: Path, warmup: int, threads: int, frames: list[np.ndarray],
+                  test_set: tuple | None = None) -> BenchModel:
+    """Load one artifact, time its first inference, warm it up, score it on the test set and time its
+    preprocessing; the timed runs come later (``time_interleaved``)."""
     from .backends import LoadOptions, load_backend
     from .model_card import ModelCard, card_path_for
     from .timing import summarize
@@ -71,24 +86,36 @@ def bench_one(path: Path, n: int, warmup: int, threads: int, frames: list[np.nda
     first_s = time.perf_counter() - t0
     for i in range(warmup):
         backend.predict(inputs[i % len(inputs)])
-    times = []
-    for i in range(n):
-        x = inputs[i % len(inputs)]
-        t = time.perf_counter()
-        backend.predict(x)
-        times.append(time.perf_counter() - t)
     pre = []
     for f in frames:
         t = time.perf_counter()
         card.preprocess(f)
         pre.append(time.perf_counter() - t)
     scores = accuracy(backend, card, *test_set) if test_set is not None else {}
-    return {**scores, "model": str(path), "backend": backend.name, "device": backend.device, "precision": card.precision,
-            "method": card.provenance.get("method"),
-            "threads": threads, "size_mb": artifact_size(path) / 1e6, "gzip_mb": artifact_size(path, compressed=True) / 1e6, "load_s": load_s,
-            "first_inference_ms": first_s * 1e3, "warmup": warmup, **summarize(times),
-            "preprocess_p50_ms": summarize(pre)["p50_ms"],
-            **({"xla": backend.xla} if hasattr(backend, "xla") else {})}
+    row = {**scores, "model": str(path), "backend": backend.name, "device": backend.device, "precision": card.precision,
+           "method": card.provenance.get("method"),
+           "threads": threads, "size_mb": artifact_size(path) / 1e6, "gzip_mb": artifact_size(path, compressed=True) / 1e6,
+           "load_s": load_s, "first_inference_ms": first_s * 1e3, "warmup": warmup,
+           "preprocess_p50_ms": summarize(pre)["p50_ms"], **({"xla": backend.xla} if hasattr(backend, "xla") else {})}
+    return BenchModel(path, backend, inputs, row)
+
+
+def time_interleaved(models: list[BenchModel], n: int, progress: bool = True) -> None:
+    """``n`` timed batch-1 runs per model, taken in turns of TURN runs, the models' order rotating every turn,
+    so a noisy spell on a shared machine falls on every model alike and the in-run ratios stay fair. Each
+    turn starts with one untimed run (the model's caches were just used by another)."""
+    from tqdm import tqdm
+    turns = -(-n // TURN)
+    for turn in tqdm(range(turns), desc="bench timing", unit="turn", file=sys.stderr, disable=not progress):
+        runs = min(TURN, n - turn * TURN)
+        shift = turn % len(models)
+        for m in models[shift:] + models[:shift]:
+            m.backend.predict(m.inputs[turn % len(m.inputs)])
+            for i in range(runs):
+                x = m.inputs[(turn * TURN + i) % len(m.inputs)]
+                t = time.perf_counter()
+                m.backend.predict(x)
+                m.times.append(time.perf_counter() - t)
 
 
 def artifact_size(path: Path, compressed: bool = False) -> int:
@@ -114,7 +141,9 @@ def bench_markdown(rows: list[dict[str, Any]], command: str, baseline: str = "pi
                      f"{r['n']} | {r['mean_ms']:.3f} | {r['p50_ms']:.3f} | {r['p90_ms']:.3f} | {r['p99_ms']:.3f} | "
                      f"{r['max_ms']:.3f} | {base['p50_ms'] / r['p50_ms']:.2f}x | {r['preprocess_p50_ms']:.3f} |")
     lines += ["", f"Inference only (the backend's predict call); {rows[0]['warmup']} warm-up runs after the first "
-              "inference are excluded. Preprocessing (crop, resize, normalize, layout) is timed separately."]
+              f"inference are excluded. The models are timed in turns of {TURN} runs, their order rotating, each "
+              "turn after one untimed run, so the ratios hold on a busy machine. Preprocessing (crop, resize, "
+              "normalize, layout) is timed separately."]
     if "mse_v" in base:
         lines += ["", f"Offline evaluation on the held-out test set ({base['test_frames']} frames):", "",
                   "| model | method | size MB | size vs base | gzip MB | MSE v (m/s)^2 | MSE w (rad/s)^2 | MSE normalized | "
@@ -142,14 +171,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .zoo import dataset
         pixels, labels, _ = dataset.load(args.data)
         test_set = (np.asarray(pixels), labels["v"], labels["w"])
-    rows = []
-    for path in tqdm(artifacts, desc="bench", unit="model", file=sys.stderr):
+    models = []
+    for path in tqdm(artifacts, desc="bench loading", unit="model", file=sys.stderr):
         try:
-            rows.append(bench_one(path, args.n, args.warmup, args.threads, frames, test_set))
+            models.append(prepare_bench(path, args.warmup, args.threads, frames, test_set))
         except F1BrainsError as e:
             print(f"bench: skipped {path}: {e}", file=sys.stderr)
-    if not rows:
+    if not models:
         return 1
+    from .timing import summarize
+    time_interleaved(models, args.n)
+    rows = [{**m.row, **summarize(m.times)} for m in models]
     command = this_command("f1-brains bench")
     table = bench_markdown(rows, command, args.baseline)
     print(table)
