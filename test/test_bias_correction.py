@@ -13,6 +13,9 @@ from f1_brains.zoo.export import NCHW_CARD, calibration_batches
 from f1_brains.zoo.tflite_formats import export_tflite, export_tflite_int8
 
 
+TORCH_INT8_LEVELS = 127.5   # PyTorch's per-channel symmetric observer: max|w| / ((127 - -128) / 2)
+
+
 @pytest.fixture(scope="module")
 def frames():
     return np.concatenate(calibration_batches(NCHW_CARD, 48, seed=3))
@@ -22,22 +25,22 @@ def test_rounding_error_is_what_pytorch_per_channel_quantization_does():
     weight = torch.randn(8, 3, 5, 5, generator=torch.Generator().manual_seed(0)) * torch.linspace(0.1, 2, 8)[:, None, None, None]
     weight[3] = 0.0   # a pruned channel
     peak = weight.abs().amax(dim=(1, 2, 3), keepdim=True)
-    scales = (peak.flatten() / bc.TORCH_INT8_LEVELS).clamp(min=1e-12)
+    scales = (peak.flatten() / TORCH_INT8_LEVELS).clamp(min=1e-12)
     real = torch.quantize_per_channel(weight, scales.double(), torch.zeros(8, dtype=torch.long), 0, torch.qint8)
     # Each channel's largest weight sits on a tie (+-127.5 steps), which float rounding can send either way.
     ties = (weight.abs() == peak) & (peak > 0)
-    ours, theirs = bc.rounding_error(weight, bc.TORCH_INT8_LEVELS), real.dequantize() - weight
+    ours, theirs = bc.rounding_error(weight, TORCH_INT8_LEVELS), real.dequantize() - weight
     torch.testing.assert_close(ours[~ties], theirs[~ties], atol=1e-6, rtol=0)
     assert torch.all((ours[ties] - theirs[ties]).abs() <= scales.max() * 1.001)
     assert bc.rounding_error(weight).abs().amax() > 0   # it is not trivially zero
 
 
-def _with_rounded_weights(model, levels: float):
+def _with_rounded_weights(model):
     rounded = pilotnet.torch_pilotnet(seed=None)
     rounded.load_state_dict(model.state_dict())
     with torch.no_grad():
         for layer in bc._weight_layers(rounded):
-            layer.weight += bc.rounding_error(layer.weight, levels)
+            layer.weight += bc.rounding_error(layer.weight)
     return rounded
 
 
@@ -51,8 +54,8 @@ def test_corrected_biases_cancel_the_first_layers_mean_rounding_shift(frames):
             return m[1](m[0](x)).mean((0, 2, 3))
 
     float_means = first_conv_means(model)
-    shift_before = (first_conv_means(_with_rounded_weights(model, bc.INT8_LEVELS)) - float_means).abs().max()
-    shift_after = (first_conv_means(_with_rounded_weights(corrected, bc.INT8_LEVELS)) - float_means).abs().max()
+    shift_before = (first_conv_means(_with_rounded_weights(model)) - float_means).abs().max()
+    shift_after = (first_conv_means(_with_rounded_weights(corrected)) - float_means).abs().max()
     assert shift_before > 1e-4 and shift_after < 1e-5, (shift_before, shift_after)
     # Only biases move; the weights, which the converter quantizes, are untouched.
     for a, b in zip(bc._weight_layers(model), bc._weight_layers(corrected)):

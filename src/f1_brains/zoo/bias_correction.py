@@ -19,8 +19,7 @@ from typing import Callable, TypeVar
 import numpy as np
 
 Artifact = TypeVar("Artifact")
-INT8_LEVELS = 127.0         # symmetric per-channel int8 weights: scale = max|w| / 127 (TFLite, ONNX Runtime)
-TORCH_INT8_LEVELS = 127.5   # PyTorch's per-channel symmetric observer: max|w| / ((127 - -128) / 2)
+INT8_LEVELS = 127.0   # symmetric per-channel int8 weights: scale = max|w| / 127 (TFLite)
 
 
 def _weight_layers(model) -> list:
@@ -69,7 +68,7 @@ def rounding_error(weight, levels: float = INT8_LEVELS):
     return integers * scale - weight
 
 
-def correct_weight_rounding(model, frames: np.ndarray, levels: float = INT8_LEVELS):
+def correct_weight_rounding(model, frames: np.ndarray):
     """A copy of ``model`` whose conv/linear biases cancel the mean output shift of int8 weight rounding."""
     import torch
     import torch.nn.functional as F
@@ -78,7 +77,7 @@ def correct_weight_rounding(model, frames: np.ndarray, levels: float = INT8_LEVE
     means = layer_input_means(corrected, frames)   # of the uncorrected float function
     with torch.no_grad():
         for layer, mean in zip(_weight_layers(corrected), means):
-            error = rounding_error(layer.weight, levels)
+            error = rounding_error(layer.weight)
             if isinstance(layer, nn.Linear):
                 shift = error @ mean
             else:   # the bias is per channel: average the shift over output positions
@@ -99,11 +98,11 @@ def shift_output_bias(model, shift: np.ndarray):
 
 
 def bias_corrected(model, frames: np.ndarray, convert: Callable[[object], Artifact],
-                   predict: Callable[[Artifact, np.ndarray], np.ndarray], levels: float = INT8_LEVELS) -> Artifact:
+                   predict: Callable[[Artifact, np.ndarray], np.ndarray]) -> Artifact:
     """``convert(m)`` (a quantized artifact of the PyTorch model ``m``) with both corrections applied, the
     means taken over ``frames`` (NCHW, preprocessed as at inference); ``predict(artifact, frames)`` runs it.
     The returned artifact is the second conversion."""
     reference = _forward(model.eval(), frames)
-    corrected = correct_weight_rounding(model, frames, levels)
+    corrected = correct_weight_rounding(model, frames)
     offset = (predict(convert(corrected), frames) - reference).mean(axis=0)
     return convert(shift_output_bias(corrected, offset))
