@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up of a fresh Debian 12 (or Ubuntu 20.04 + ROS Noetic) machine:
-#   1. the ROS 1 Debian packages (apt, only the missing ones),
+#   1. the ROS 1 Debian packages and Mesa's headless OpenGL (apt, only the missing ones),
 #   2. a .venv that sees the system's rospy/cv_bridge (--system-site-packages),
 #   3. the pinned Python requirements and this package (editable).
 # Re-running it does nothing when everything is in place (a stamp file records the requirements hash).
@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 ROS_DEBS=(python3-rospy python3-roslaunch python3-rosmaster python3-rostopic python3-rosnode
           python3-rostest python3-rosbag python3-sensor-msgs python3-geometry-msgs python3-nav-msgs
           python3-std-msgs python3-std-srvs python3-cv-bridge python3-opencv catkin rospack-tools rosbash
-          python3-venv)
+          python3-venv
+          libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri)   # headless OpenGL (Mesa) for real-mesh rendering
 
 missing=()
 if [ -f /opt/ros/noetic/setup.bash ]; then

@@ -73,3 +73,15 @@ def rostest(tmp_path):
         suite = ET.parse(reports[0]).getroot()
         return {k: int(suite.get(k, 0)) for k in ("tests", "failures", "errors")}, output
     return run
+
+
+REAL_WORLDS = REPO.parent / "shared" / "worlds"
+
+
+@pytest.fixture(scope="session")
+def real_worlds() -> Path:
+    """../shared/worlds: CustomRobots' F1 worlds and BehaviorMetrics' perfect-lap bags (test data that a
+    user's fresh machine does not have, so tests that need it skip with that reason)."""
+    if not (REAL_WORLDS / "customrobots_f1" / "f1" / "worlds").is_dir():
+        pytest.skip(f"the real F1 worlds are not at {REAL_WORLDS} (CustomRobots checkout + BM bags, test data only)")
+    return REAL_WORLDS

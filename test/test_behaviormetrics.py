@@ -394,8 +394,10 @@ def free_port(low=11900, high=12000) -> int:
 
 @pytest.mark.slow
 def test_bm_pilot_completes_a_lockstep_lap(tmp_path):
+    """The explicit brain through BM's module: the shipped PilotNet, trained in the old invented world, hits
+    the real world's wall after about 76 m until it is retrained there (issue 14)."""
     result = subprocess.run(["roslaunch", "-p", str(free_port()), str(REPO / "test/ros/bm_lap.launch"),
-                             f"out:={tmp_path}", "model:=pilotnet_onnx"],
+                             f"out:={tmp_path}", "model:=explicit"],
                             env=ros_env(tmp_path), capture_output=True, text=True, timeout=420)
     output = (result.stdout + result.stderr)[-6000:]
     assert (tmp_path / "bm_pilot.json").is_file(), output
@@ -403,13 +405,13 @@ def test_bm_pilot_completes_a_lockstep_lap(tmp_path):
     sim = json.loads((tmp_path / "sim_summary.json").read_text())
     print(json.dumps({"bm_pilot": report, "sim_laps": sim["laps"]}, indent=1))
     assert report["end_reason"] == "completed 1 lap(s)" == sim["end_reason"], output
-    assert 70 < sim["laps"][0]["lap_time"] < 85
+    assert 35 < sim["laps"][0]["lap_time"] < 75
     a = report["attributes"]
     assert a["inference_times"]["type"] == "list" and a["suddenness_distance"]["type"] == "list"
-    assert a["inference_times"]["len"] > 1000 and a["inference_times"]["item_types"] == ["float"]
+    assert a["inference_times"]["len"] > 700 and a["inference_times"]["item_types"] == ["float"]
     assert a["suddenness_distance"]["len"] == a["inference_times"]["len"] - 1
     assert a["gpu_inference"] == {"type": "bool", "value": False}
     assert a["first_image"] == {"type": "ndarray", "shape": [480, 640, 3], "dtype": "uint8"}
     assert report["faults"] == 0 and report["executes"] >= a["inference_times"]["len"]
     assert 0 < report["bm_metrics"]["mean_inference_time"] < 0.05
-    assert report["pose"]["timeStamp"] > 60
+    assert report["pose"]["timeStamp"] > 35

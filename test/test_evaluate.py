@@ -1,4 +1,7 @@
-"""`f1-brains evaluate`: a 2-brain x 1-circuit matrix, headless, 2 jobs, aggregated and resumable."""
+"""`f1-brains evaluate`: a 2-brain x 1-circuit matrix, headless, 2 jobs, aggregated and resumable.
+
+The explicit brain is the one that laps: the shipped PilotNet, trained in the old invented world, hits the real
+world's wall until it is retrained there (issue 14)."""
 import csv
 import json
 
@@ -18,44 +21,45 @@ NAN_BRAIN = str(REPO / "test/ros/nan_brain.yaml")   # a network that answers NaN
 def test_two_brain_matrix_with_two_jobs(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("ROS_HOME", str(tmp_path / "ros"))
     out, md, js = tmp_path / "runs", tmp_path / "r.md", tmp_path / "r.json"
-    rc = main(["evaluate", "--brains", "pilotnet_onnx", NAN_BRAIN, "--circuits", "nurburgring", "--jobs", "2",
+    rc = main(["evaluate", "--brains", "explicit", NAN_BRAIN, "--circuits", "nurburgring", "--jobs", "2",
                "--out", str(out), "--markdown", str(md), "--json", str(js)])
     assert rc == 1   # the matrix is complete, but not every run completed a lap
     results = {r["brain"]: r for r in json.loads(js.read_text())["results"]}
-    network, broken = results["pilotnet_onnx"], results[NAN_BRAIN]
+    network, broken = results["explicit"], results[NAN_BRAIN]
     assert network["completed"] and network["end_reason"] == "completed 1 lap(s)"
-    assert 80 < network["lap_time_s"] < 100 and network["max_abs_offset_m"] < 1.0
-    assert network["frames"]["skipped"] == 0 and network["backend"] == "onnxruntime" and network["inference_p50_ms"] > 0
+    assert 50 < network["lap_time_s"] < 70 and network["max_abs_offset_m"] < 0.5
+    assert network["frames"]["skipped"] == 0 and network["backend"] == "explicit" and network["inference_p50_ms"] > 0
     assert not broken["completed"] and broken["end_reason"].startswith("stuck")
     assert broken["frames"]["faults"] > 0 and broken["frames"]["processed"] == 0   # every frame a safe stop
     # Each run carries the seeds' columns of its run.json; the matrix is aggregated into OUT/results.*.
     seeds = network["recorded"]
-    assert seeds["completed"] and 8 < seeds["average_speed"] < 9.5 and seeds["deviation_mae_m"] < 0.1
+    assert seeds["completed"] and 8 < seeds["average_speed"] < 11 and seeds["deviation_mae_m"] < 0.1
     assert seeds["frequency_rt"] > 20 and seeds["inference_p99_ms"] >= seeds["inference_p50_ms"] > 0
     text = (out / "results.md").read_text()
     ranking = [line for line in text.splitlines() if line.startswith(("| 1 |", "| 2 |"))]
-    assert ranking[0].startswith("| 1 | pilotnet_onnx (onnxruntime) | 1/1 | 8.5")
+    speed = f"{seeds['average_speed']:.2f}"
+    assert ranking[0].startswith(f"| 1 | explicit (explicit) | 1/1 | {speed}")
     assert ranking[1].startswith("| 2 | nan_brain (torchscript) | 0/1 |")
-    assert "| pilotnet_onnx (onnxruntime) nurburgring lockstep | 8.5" in text
-    assert "| 0 | 1/1 (88.5 s) |" in text or "| 0 | 1/1 (88.6 s) |" in text
+    assert f"| explicit (explicit) nurburgring lockstep | {speed}" in text
+    assert f"| 0 | 1/1 ({network['lap_time_s']:.1f} s) |" in text
     assert "| nan_brain (torchscript) nurburgring lockstep |" in text and "| 0/1 (stuck" in text
-    assert "| pilotnet_onnx | nurburgring | lockstep | 0 | completed 1 lap(s) |" in text   # the per-run table
+    assert "| explicit | nurburgring | lockstep | 0 | completed 1 lap(s) |" in text   # the per-run table
     assert md.read_text() == text.replace("](plots/", "](r_plots/")   # --markdown: the same, plots copied
     with open(out / "results.csv") as f:
         rows = list(csv.DictReader(f))
-    assert tuple(rows[0]) == aggregate.CSV_COLUMNS and [r["brain"] for r in rows] == ["pilotnet_onnx", "nan_brain"]
+    assert tuple(rows[0]) == aggregate.CSV_COLUMNS and [r["brain"] for r in rows] == ["explicit", "nan_brain"]
     assert rows[0]["completed"] == "True" and float(rows[0]["deviation_mae_m"]) < 0.1 and rows[1]["completed"] == "False"
-    assert json.loads((out / "results.json").read_text())["ranking"][0]["brain"] == "pilotnet_onnx"
+    assert json.loads((out / "results.json").read_text())["ranking"][0]["brain"] == "explicit"
     for name in ("heatmap_lockstep.png", "bars_lockstep.png"):
         for picture in (out / "plots" / name, tmp_path / "r_plots" / name):
             assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 10_000
     assert (out / "nan_brain/nurburgring/lockstep/r0/sim_summary.json").is_file()   # inside the run directory
     # Resumable: finished runs are read back, not run again; an older result.json gets run.json's columns.
-    again = evaluate([RunSpec("pilotnet_onnx", "nurburgring")], out, progress=False)
+    again = evaluate([RunSpec("explicit", "nurburgring")], out, progress=False)
     assert again[0] == network
-    done = out / "pilotnet_onnx/nurburgring/lockstep/r0/result.json"
+    done = out / "explicit/nurburgring/lockstep/r0/result.json"
     done.write_text(json.dumps({k: v for k, v in network.items() if k != "recorded"}))
-    assert evaluate([RunSpec("pilotnet_onnx", "nurburgring")], out, progress=False)[0] == network
+    assert evaluate([RunSpec("explicit", "nurburgring")], out, progress=False)[0] == network
 
 
 @pytest.mark.slow

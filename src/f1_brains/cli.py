@@ -1,4 +1,5 @@
-"""`f1-brains <command>`: info, bench, dataset, train, export, optimize, evaluate, report, sim-pictures, sim-bench."""
+"""`f1-brains <command>`: info, bench, dataset, train, export, optimize, evaluate, report, sim-pictures, sim-bench,
+world-import."""
 from __future__ import annotations
 
 import argparse
@@ -285,6 +286,16 @@ def cmd_sim_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_world_import(args: argparse.Namespace) -> int:
+    from .sim.circuits import DATA_DIR
+    from .worlds.import_circuits import format_summaries, import_circuits
+    out = Path(args.out) if args.out else DATA_DIR
+    summaries = import_circuits(args.customrobots, out, args.circuits)
+    print(format_summaries(summaries))
+    print(f"written: {', '.join(str(out / (s['circuit'] + '.json')) for s in summaries)}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from . import aggregate
     from .evaluate import RunSpec, evaluate
@@ -364,6 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
     simb.add_argument("--frames", type=int, default=600, help="timed renders")
     simb.add_argument("--markdown", help="also write the table to this file")
     simb.add_argument("--json", help="also write the raw numbers to this JSON file")
+    wi = sub.add_parser("world-import", help="measure CustomRobots' F1 worlds (red line, walls, spawn) into the "
+                        "simulator's circuit data")
+    wi.add_argument("customrobots", help="a CustomRobots checkout (or its f1/ or f1/worlds/ folder)")
+    wi.add_argument("--out", help="directory for <circuit>.json (default: the package's sim/circuit_data)")
+    wi.add_argument("--circuits", nargs="*", help="subset (default: all five)")
     ev = sub.add_parser("evaluate", help="closed-loop runs of brains on circuits, headless, in parallel")
     ev.add_argument("--brains", nargs="+", default=["explicit"], help="brain names, or all")
     ev.add_argument("--circuits", nargs="+", default=["all"], help="circuit names or points files, or all")
@@ -402,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"info": cmd_info, "bench": cmd_bench, "export": cmd_export, "optimize": cmd_optimize,
                "sim-pictures": cmd_sim_pictures, "sim-bench": cmd_sim_bench, "evaluate": cmd_evaluate,
+               "world-import": cmd_world_import,
                "report": cmd_report, "dataset": cmd_dataset, "train": cmd_train}[args.command]
     try:
         return handler(args)

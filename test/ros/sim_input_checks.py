@@ -14,9 +14,9 @@ from std_msgs.msg import String
 from std_srvs.srv import Empty
 
 
-def twist(v: float, w: float) -> Twist:
+def twist(v: float, w: float, vy: float = 0.0) -> Twist:
     t = Twist()
-    t.linear.x, t.angular.z = v, w
+    t.linear.x, t.linear.y, t.angular.z = v, vy, w
     return t
 
 
@@ -36,16 +36,24 @@ class SimInputChecks(unittest.TestCase):
         rospy.ServiceProxy("/f1_sim/reset", Empty)()   # each check starts a fresh run at the start line
         time.sleep(0.3)
 
-    def drive(self, v: float, w: float, seconds: float) -> Odometry:
+    def drive(self, v: float, w: float, seconds: float, vy: float = 0.0) -> Odometry:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            self.cmd.publish(twist(v, w))
+            self.cmd.publish(twist(v, w, vy))
             time.sleep(0.05)
         return self.odom[-1]
 
     def test_1_commands_move_the_car(self):
         last = self.drive(5.0, 0.0, 1.5)
         self.assertAlmostEqual(last.twist.twist.linear.x, 5.0, places=3)
+
+    def test_1b_linear_y_moves_the_car_sideways(self):
+        """Gazebo's planar move honours linear.y: at simple_circuit's spawn (facing -y) left is +x."""
+        start = self.odom[-1].pose.pose.position
+        last = self.drive(0.0, 0.0, 1.0, vy=0.5)
+        self.assertAlmostEqual(last.twist.twist.linear.y, 0.5, places=3)
+        self.assertGreater(last.pose.pose.position.x - start.x, 0.3)
+        self.assertLess(abs(last.pose.pose.position.y - start.y), 0.05)
 
     def test_2_nan_and_huge_commands_stop_the_car(self):
         for bad in (twist(float("nan"), 0.0), twist(0.0, float("inf")), twist(1e6, 0.0)):
@@ -57,11 +65,11 @@ class SimInputChecks(unittest.TestCase):
             self.assertEqual(self.odom[-1].twist.twist.linear.x, 0.0, f"still moving after {bad}")
 
     def test_3_reset_returns_to_the_start_and_pause_stops_time(self):
-        """Also after the run has ended: driving straight leaves the curving track (off track)."""
+        """Also after the run has ended: driving straight into a bend hits the wall."""
         ended = []
         rospy.Subscriber("/f1_sim/run_end", String, lambda m: ended.append(m.data))
-        self.drive(5.0, 0.0, 8.0)
-        self.assertTrue(ended and ended[-1].startswith("off track"), ended)
+        self.drive(5.0, 0.0, 12.0)   # the wall after about 38 m
+        self.assertTrue(ended and ended[-1].startswith("hit the wall"), ended)
         self.drive(5.0, 0.0, 1.0)
         before = len(self.odom)
         rospy.ServiceProxy("/f1_sim/reset", Empty)()

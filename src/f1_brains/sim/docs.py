@@ -21,7 +21,7 @@ from .simulation import RunLimits
 
 MAP_SIDE = 1200
 CAMERA_S = 0.1          # camera pose: this fraction of the lap after the start
-ARROW_M = 25.0          # the driving-direction arrow points from s=0 towards s=ARROW_M
+ARROW_M = 25.0          # the driving-direction arrow points from the start (spawn) ARROW_M along the line
 MIN_ARROW_PX = 60       # ... drawn at least this long so it stays visible on long circuits
 TILE = (320, 240)
 
@@ -41,8 +41,9 @@ def _camera(renderer: Renderer, s: float) -> np.ndarray:
 def _map(renderer: Renderer) -> np.ndarray:
     track = renderer.track
     image = cv2.cvtColor(renderer.top_down(MAP_SIDE), cv2.COLOR_RGB2BGR)
-    x0, y0, _ = track.pose_at(0.0)
-    x1, y1, _ = track.pose_at(ARROW_M)
+    start_s = track.project(track.spawn.x, track.spawn.y).s if track.spawn else 0.0
+    x0, y0, _ = track.pose_at(start_s)
+    x1, y1, _ = track.pose_at(start_s + ARROW_M)
     start = np.array(renderer.to_pixel(x0, y0, MAP_SIDE), dtype=np.float64)
     towards = np.array(renderer.to_pixel(x1, y1, MAP_SIDE), dtype=np.float64) - start
     unit = towards / np.linalg.norm(towards)
@@ -56,7 +57,7 @@ def _map(renderer: Renderer) -> np.ndarray:
     (tw, th), _ = cv2.getTextSize("start", cv2.FONT_HERSHEY_SIMPLEX, 0.7, 1)
     centre = start - unit * (tw / 2 + 20)          # behind the marker, away from the arrow
     h, w = image.shape[:2]
-    _label(image, "start", (int(np.clip(centre[0] - tw / 2, 4, w - tw - 4)),
+    _label(image, "spawn" if track.spawn else "start", (int(np.clip(centre[0] - tw / 2, 4, w - tw - 4)),
                             int(np.clip(centre[1] + th / 2, th + 4, h - 6))), 0.7)
     return image
 

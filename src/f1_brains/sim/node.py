@@ -1,12 +1,13 @@
 """The simulator's ROS node: the topics of the Gazebo F1 car, two time modes, run end conditions.
 
 Publishes the camera (sensor_msgs/Image rgb8 640x480 + CameraInfo), nav_msgs/Odometry and /clock;
-drives the car from geometry_msgs/Twist on the cmd_vel topic (planar-move semantics, acceleration
-limited). ``~mode``:
+drives the car from geometry_msgs/Twist on the cmd_vel topic as Gazebo's planar-move plugin does
+(linear.x, linear.y and angular.z applied at once; ``~max_accel`` > 0 limits acceleration instead). The
+car starts at the circuit's spawn pose (the Gazebo world's). ``~mode``:
 - realtime: sim time follows the wall clock (x ``~speedup``); a slow brain drives on stale commands.
 - lockstep: after each camera frame the sim waits for the brain's command, applies it ``~latency``
   sim-seconds later (modelled, not measured) and advances one camera period: reproducible bit for bit.
-The run ends on: off track, stuck, ``~laps`` completed, ``~timeout``, or (lockstep) a brain silent for
+The run ends on: hit the wall (off track on a points file without walls), stuck, ``~laps`` completed, ``~timeout``, or (lockstep) a brain silent for
 ``~brain_timeout`` wall seconds. The reason goes to ``~run_end`` (std_msgs/String, latched) and the log;
 a summary JSON goes to ``~summary_file``; with ``~exit_on_end`` the node exits (headless runs end),
 otherwise a reset starts the next run.
@@ -31,10 +32,23 @@ from std_srvs.srv import Empty, EmptyResponse
 from ..errors import F1BrainsError
 from ..files import write_json_atomic
 from . import circuits
-from .renderer import HEIGHT, WIDTH, Appearance, Renderer, camera_matrix
+from .cameras import make_camera
+from .renderer import HEIGHT, WIDTH, Appearance, camera_matrix
+from .kinematics import Accel
 from .simulation import PHYSICS_DT, RunLimits, Simulation
 
 MAX_ABS_COMMAND = 100.0   # |v| m/s or |w| rad/s beyond this is treated as garbage
+
+
+def _flag(value: Any, name: str) -> bool | None:
+    """An optional yes/no parameter (None when unset)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("yes", "true", "1", "no", "false", "0"):
+        return str(value).lower() in ("yes", "true", "1")
+    raise F1BrainsError(f"{name} must be yes or no, not {value!r}")
 
 
 def sim_stamp(t: float) -> rospy.Time:
@@ -44,9 +58,13 @@ def sim_stamp(t: float) -> rospy.Time:
 class SimNode:
     def __init__(self) -> None:
         p = lambda name, default: rospy.get_param("~" + name, default)  # noqa: E731
-        self.track = circuits.load(str(p("circuit", "simple_circuit")))
+        road_width, walls = p("road_width", None), p("walls", None)
+        self.track = circuits.load(str(p("circuit", "simple_circuit")),
+                                   road_width=float(road_width) if road_width not in (None, "") else None,
+                                   walled=_flag(walls, "~walls"))
         seed = int(p("appearance_seed", -1))
-        self.renderer = Renderer(self.track, Appearance() if seed < 0 else Appearance.varied(seed))
+        self.renderer = make_camera(str(p("circuit", "simple_circuit")), self.track, str(p("renderer", "auto")),
+                                    Appearance() if seed < 0 else Appearance.varied(seed))
         self.mode = str(p("mode", "lockstep"))
         if self.mode not in ("realtime", "lockstep"):
             raise F1BrainsError(f"~mode must be realtime or lockstep, not {self.mode!r}")
@@ -59,9 +77,13 @@ class SimNode:
         self.exit_on_end = bool(p("exit_on_end", True))
         self.summary_file = str(p("summary_file", ""))
         limits = RunLimits(laps=int(p("laps", 1)), timeout=float(p("timeout", 600.0)))
-        self.sim = Simulation(self.track, limits, start_s=float(p("start_s", 0.0)), reverse=bool(p("reverse", False)))
+        start_s = p("start_s", None)
+        max_accel = float(p("max_accel", 0.0))
+        self.sim = Simulation(self.track, limits, start_s=float(start_s) if start_s not in (None, "") else None,
+                              reverse=bool(p("reverse", False)),
+                              accel=Accel(linear=max_accel, angular=3 * max_accel) if max_accel > 0 else None)
 
-        self.cmd = (0.0, 0.0)
+        self.cmd = (0.0, 0.0, 0.0)   # linear.x, angular.z, linear.y
         self.cmd_count = 0
         self._cmd_cond = threading.Condition()
         self.paused = False
@@ -85,12 +107,12 @@ class SimNode:
     # ---- inputs ----
 
     def _on_cmd(self, msg: Twist) -> None:
-        v, w = msg.linear.x, msg.angular.z
-        if not (math.isfinite(v) and math.isfinite(w)) or abs(v) > MAX_ABS_COMMAND or abs(w) > MAX_ABS_COMMAND:
-            rospy.logwarn_throttle(2.0, f"f1_sim: ignoring cmd_vel v={v} w={w}; stopping the car")
-            v, w = 0.0, 0.0
+        v, w, vy = msg.linear.x, msg.angular.z, msg.linear.y
+        if not all(math.isfinite(c) and abs(c) <= MAX_ABS_COMMAND for c in (v, w, vy)):
+            rospy.logwarn_throttle(2.0, f"f1_sim: ignoring cmd_vel v={v} vy={vy} w={w}; stopping the car")
+            v, w, vy = 0.0, 0.0, 0.0
         with self._cmd_cond:
-            self.cmd = (v, w)
+            self.cmd = (v, w, vy)
             self.cmd_count += 1
             self._cmd_cond.notify_all()
 
@@ -105,7 +127,7 @@ class SimNode:
         self._reset_requested.clear()
         self.sim.reset()
         with self._cmd_cond:
-            self.cmd = (0.0, 0.0)
+            self.cmd = (0.0, 0.0, 0.0)
         rospy.loginfo("f1_sim: reset to the start")
         return True
 
@@ -149,7 +171,7 @@ class SimNode:
         odom.header.stamp, odom.header.frame_id, odom.child_frame_id = stamp, "odom", "xf1"
         odom.pose.pose.position.x, odom.pose.pose.position.y = car.x, car.y
         odom.pose.pose.orientation = Quaternion(0.0, 0.0, math.sin(car.yaw / 2), math.cos(car.yaw / 2))
-        odom.twist.twist.linear.x, odom.twist.twist.angular.z = car.v, car.w
+        odom.twist.twist.linear.x, odom.twist.twist.linear.y, odom.twist.twist.angular.z = car.v, car.vy, car.w
         self.pub_odom.publish(odom)
 
     # ---- time modes ----

@@ -13,7 +13,7 @@ CAMERA_PERIOD = 0.05   # s (20 Hz)
 
 
 def drive(track: Track, brain, limits: RunLimits = RunLimits(), latency: float = 0.02,
-          period: float = CAMERA_PERIOD, appearance: Appearance = Appearance(), start_s: float = 0.0,
+          period: float = CAMERA_PERIOD, appearance: Appearance = Appearance(), start_s: float | None = None,
           reverse: bool = False, renderer: Renderer | None = None) -> Simulation:
     """Drive until the run ends; returns the finished Simulation (laps, end reason, time)."""
     sim = Simulation(track, limits, start_s=start_s, reverse=reverse)

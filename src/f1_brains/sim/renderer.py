@@ -1,10 +1,17 @@
-"""Camera images of the flat follow-line world, seen from the car.
+"""Camera images of the F1 world as the car's ``cam_f1_left`` sees it: road, red line, walls, grass, sky.
 
-The circuit is rasterized once into a top-down texture (asphalt, white edge lines, red centre line,
-grass). For a pinhole camera at fixed height with zero pitch, every pixel below the horizon looks at a
-fixed ground point (forward, left) in the camera frame; a frame is then one affine map of those
-points into texture coordinates (two cv2.addWeighted) and one cv2.remap. Sky and far haze are
-precomputed. Deterministic for a given pose, circuit and appearance seed.
+The camera is CustomRobots' ``f1_renault`` one: 0.45 m ahead of the car, 0.04 m left, 0.104 m above the
+ground, level, 90 degrees wide, 640x480, clip 0.1-15 m.
+
+The circuit is turned once into coarse fields over the ground (every ``FIELD_RES`` m): the room left to
+the left and to the right wall (negative beyond it) and a world-fixed grain, which vary smoothly and are
+sampled bilinearly; and, per cell, the red line's nearest segment as a linear function of position, which
+gives the signed distance to the line exactly at any point of the cell (OpenCV's bilinear sampling works
+in 1/32 cell steps, too coarse for a 0.1 m line seen from 0.1 m above it). For a level pinhole camera
+every pixel below the horizon looks at a fixed ground point in the car's frame, so a frame is one affine
+map of those points and two ``cv2.remap``; colours follow from the distances (the red line anti-aliased
+by the pixel's footprint). Walls are found per image column as the nearest ground point beyond a wall
+and drawn from that depth up to their height. Deterministic for a given pose, circuit and appearance.
 """
 from __future__ import annotations
 
@@ -14,29 +21,36 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..errors import ConfigError
 from .track import Track
 
 WIDTH, HEIGHT = 640, 480
-HFOV = 1.57                   # rad, as the Gazebo F1 camera
-CAMERA_HEIGHT = 0.6           # m above the ground
-CAMERA_FORWARD = 0.8          # m ahead of the car's reference point
-RESOLUTION = 0.1              # m per texture pixel
-MAX_DISTANCE = 250.0          # m; ground farther than this is drawn as haze
-RED_LINE_WIDTH = 0.4          # m
-EDGE_LINE_WIDTH = 0.25        # m
+HFOV = 1.57                   # rad (model.sdf horizontal_fov)
+CAMERA_FORWARD = 0.45         # m ahead of the car's origin (model.sdf sensor pose)
+CAMERA_LEFT = 0.04            # m to the left
+CAMERA_HEIGHT = 0.104         # m above the ground: 0.10 in the link + the spawn's 0.004
+FAR_CLIP = 15.0               # m; nothing farther is drawn (Gazebo's clip), the sky shows instead
+WALL_HEIGHT = 0.5             # m, every CustomRobots circuit
+FIELD_RES = 0.2               # m per field cell
+OUTSIDE = 1e3                 # field value far from the road: no line, beyond every wall
+MAX_FIELD_CELLS = 60e6        # refuse circuits whose field would not fit in memory
+SHADES = 64                   # levels of red-line coverage in the colour table
 
 
 @dataclass(frozen=True)
 class Appearance:
-    """Colours (RGB) and lighting; ``varied(seed)`` perturbs them for training robustness."""
-    asphalt: tuple[int, int, int] = (92, 92, 98)
-    grass: tuple[int, int, int] = (64, 118, 58)
-    red_line: tuple[int, int, int] = (215, 25, 25)
-    edge_line: tuple[int, int, int] = (235, 235, 235)
-    sky_top: tuple[int, int, int] = (95, 150, 220)
-    sky_horizon: tuple[int, int, int] = (190, 215, 240)
+    """Colours (RGB) and lighting; ``varied(seed)`` perturbs them for training robustness.
+
+    Defaults: the mean colours of CustomRobots' textures and materials (Asphalt_New.jpg, Grass_Light_Green.jpg,
+    the red line's 1 0 0 diffuse, the walls' light grey)."""
+    asphalt: tuple[int, int, int] = (66, 61, 62)
+    grass: tuple[int, int, int] = (138, 159, 69)
+    red_line: tuple[int, int, int] = (250, 10, 10)
+    wall: tuple[int, int, int] = (235, 235, 235)
+    sky_top: tuple[int, int, int] = (120, 160, 215)
+    sky_horizon: tuple[int, int, int] = (200, 215, 235)
     brightness: float = 1.0
-    texture_noise: float = 6.0
+    texture_noise: float = 8.0
     seed: int = 0
 
     @classmethod
@@ -49,10 +63,10 @@ class Appearance:
             return tuple(int(np.clip(c + common + rng.normal(0, tint), 0, 255)) for c in colour)
 
         base = cls()
-        return cls(asphalt=jitter(base.asphalt, 20, 4), grass=jitter(base.grass, 15, 8),
-                   red_line=jitter(base.red_line, 10, 6), edge_line=jitter(base.edge_line, 10, 3),
+        return cls(asphalt=jitter(base.asphalt, 15, 4), grass=jitter(base.grass, 15, 8),
+                   red_line=jitter(base.red_line, 10, 6), wall=jitter(base.wall, 25, 6),
                    sky_top=jitter(base.sky_top, 20, 8), sky_horizon=jitter(base.sky_horizon, 15, 6),
-                   brightness=float(rng.uniform(0.7, 1.25)), texture_noise=float(rng.uniform(2, 12)), seed=seed)
+                   brightness=float(rng.uniform(0.7, 1.25)), texture_noise=float(rng.uniform(3, 14)), seed=seed)
 
 
 def camera_matrix() -> np.ndarray:
@@ -60,86 +74,195 @@ def camera_matrix() -> np.ndarray:
     return np.array([[f, 0, WIDTH / 2], [0, f, HEIGHT / 2], [0, 0, 1]])
 
 
+@dataclass
+class GroundField:
+    """The circuit over a grid of FIELD_RES cells; cell (row, col) is centred on (x0 + col * res, y1 - row * res).
+
+    ``smooth``: room to the left wall, to the right wall (m, negative beyond it), grain; bilinear.
+    ``line``: a, gu, gv with the signed distance to the red line (m, left positive) = a + gu * col + gv * row
+    for any fractional (col, row) in the cell: its nearest segment's line, exact near the red line."""
+    smooth: np.ndarray
+    line: np.ndarray
+    x0: float
+    y1: float
+
+    def offset_at_cells(self) -> np.ndarray:
+        rows, cols = np.mgrid[: self.line.shape[0], : self.line.shape[1]]
+        return self.line[..., 0] + self.line[..., 1] * cols + self.line[..., 2] * rows
+
+
+def ground_field(track: Track, noise: float, seed: int) -> GroundField:
+    reach = float(track.walls.max()) + 1.0
+    x0, y0, x1, y1 = track.bounds(margin=reach + 1.0)
+    cols, rows = int((x1 - x0) / FIELD_RES) + 2, int((y1 - y0) / FIELD_RES) + 2
+    if rows * cols > MAX_FIELD_CELLS:
+        raise ConfigError(f"circuit {track.name!r}: {x1 - x0:.0f} x {y1 - y0:.0f} m is too large to render "
+                          f"(at most {MAX_FIELD_CELLS * FIELD_RES ** 2 / 1e6:.1f} km^2)")
+    k = int(math.ceil(reach / FIELD_RES))
+    dr, dc = (a.ravel() for a in np.mgrid[-k:k + 1, -k:k + 1])
+    start, seg = track.points, np.roll(track.points, -1, 0) - track.points
+    seg_len2 = np.maximum(np.einsum("ij,ij->i", seg, seg), 1e-12)
+    r0 = np.round((y1 - start[:, 1]) / FIELD_RES).astype(np.int64)
+    c0 = np.round((start[:, 0] - x0) / FIELD_RES).astype(np.int64)
+    best = np.full(rows * cols, np.inf)
+    offset = np.zeros(rows * cols)
+    index = np.zeros(rows * cols, np.int64)
+    for chunk in np.array_split(np.arange(len(start)), max(1, len(start) // 256)):
+        r, c = r0[chunk, None] + dr, c0[chunk, None] + dc                      # cells around each segment
+        ok = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
+        px, py = x0 + c * FIELD_RES, y1 - r * FIELD_RES
+        ax, ay = start[chunk, 0:1], start[chunk, 1:2]
+        sx, sy = seg[chunk, 0:1], seg[chunk, 1:2]
+        t = np.clip(((px - ax) * sx + (py - ay) * sy) / seg_len2[chunk, None], 0.0, 1.0)
+        dist = np.hypot(px - ax - t * sx, py - ay - t * sy)
+        signed = np.where(sx * (py - ay) - sy * (px - ax) >= 0, dist, -dist)
+        cell, d = (r * cols + c)[ok], dist[ok]
+        order = np.lexsort((d, cell))                      # per cell, the nearest segment first
+        cell, first = np.unique(cell[order], return_index=True)
+        d, signed_best = d[order][first], signed[ok][order][first]
+        seg_index = np.broadcast_to(chunk[:, None], r.shape)[ok][order][first]
+        closer = d < best[cell]
+        best[cell[closer]], offset[cell[closer]] = d[closer], signed_best[closer]
+        index[cell[closer]] = seg_index[closer]
+    covered = np.isfinite(best)
+    left = np.where(covered, track.walls[index, 0] - offset, -OUTSIDE)
+    right = np.where(covered, track.walls[index, 1] + offset, -OUTSIDE)
+    rng = np.random.default_rng(seed)
+    grain = cv2.GaussianBlur(rng.normal(0, noise, (rows, cols)).astype(np.float32), (0, 0), 0.7) if noise > 0 \
+        else np.zeros((rows, cols), np.float32)
+    smooth = np.dstack([left.reshape(rows, cols), right.reshape(rows, cols), grain])
+    # the nearest segment's left normal, per cell step: one col is +res in x, one row is -res in y
+    normal = np.column_stack([-seg[:, 1], seg[:, 0]]) / np.sqrt(seg_len2)[:, None]
+    gu = np.where(covered, normal[index, 0] * FIELD_RES, 0.0)
+    gv = np.where(covered, -normal[index, 1] * FIELD_RES, 0.0)
+    cell_rows, cell_cols = np.divmod(np.arange(rows * cols), cols)
+    a = np.where(covered, offset - gu * cell_cols - gv * cell_rows, OUTSIDE)
+    line = np.dstack([a.reshape(rows, cols), gu.reshape(rows, cols), gv.reshape(rows, cols)])
+    return GroundField(np.ascontiguousarray(smooth, np.float32), np.ascontiguousarray(line, np.float32), x0, y1)
+
+
 class Renderer:
     def __init__(self, track: Track, appearance: Appearance = Appearance()) -> None:
         self.track, self.appearance = track, appearance
-        self.texture, (self._x0, self._y1) = self._rasterize(track, appearance)
-        self._ground_rows = self._ground_geometry()
-        self._template = self._sky_and_haze()
+        self.field = ground_field(track, appearance.texture_noise, appearance.seed)
+        self._x0, self._y1 = self.field.x0, self.field.y1
+        self._colours = {name: np.clip(np.array(getattr(appearance, name), np.float32) * appearance.brightness,
+                                       0, 255) for name in ("asphalt", "grass", "red_line", "wall")}
+        self._wall_colour = self._colours["wall"].astype(np.uint8)
+        self._lut = self._colour_table()
+        self._setup_rays()
+        self._template = self._sky()
 
-    def _rasterize(self, track: Track, look: Appearance) -> tuple[np.ndarray, tuple[float, float]]:
-        x0, y0, x1, y1 = track.bounds(margin=30.0)
-        w, h = int((x1 - x0) / RESOLUTION) + 1, int((y1 - y0) / RESOLUTION) + 1
-        rng = np.random.default_rng(look.seed)
-        texture = np.empty((h, w, 3), np.uint8)
-        texture[:] = look.grass
-        to_px = lambda pts: np.round(np.column_stack([(pts[:, 0] - x0), (y1 - pts[:, 1])]) / RESOLUTION * 16
-                                     ).astype(np.int32)  # 4 fractional bits for sub-pixel lines
-        centre = to_px(track.points)
-        normal = np.column_stack([-np.sin(track.headings), np.cos(track.headings)])
+    def _colour_table(self) -> np.ndarray:
+        """Entries 0..SHADES-1: asphalt blending into the red line; SHADES: grass (cv2.LUT layout)."""
+        col = self._colours
+        t = np.linspace(0, 1, SHADES)[:, None]
+        table = np.zeros((256, 3), np.float32)
+        table[:SHADES] = (1 - t) * col["asphalt"] + t * col["red_line"]
+        table[SHADES:] = col["grass"]
+        return np.clip(np.round(table), 0, 255).astype(np.uint8).reshape(256, 1, 3)
 
-        def polyline(pts, colour, width_m):
-            cv2.polylines(texture, [pts], True, colour, max(1, int(round(width_m / RESOLUTION))), cv2.LINE_AA,
-                          shift=4)
-
-        polyline(centre, look.asphalt, track.width)
-        for side in (1, -1):
-            edge = track.points + side * normal * (track.width / 2 - EDGE_LINE_WIDTH)
-            polyline(to_px(edge), look.edge_line, EDGE_LINE_WIDTH)
-        polyline(centre, look.red_line, RED_LINE_WIDTH)
-        if look.texture_noise > 0:   # low-amplitude, blurred grain so surfaces are not flat colour
-            noise = cv2.GaussianBlur(rng.normal(0, look.texture_noise, (h, w)).astype(np.float32), (0, 0), 1.5)
-            texture = np.clip(texture + noise[..., None], 0, 255).astype(np.uint8)
-        if look.brightness != 1.0:
-            texture = cv2.convertScaleAbs(texture, alpha=look.brightness)
-        return texture, (x0, y1)
-
-    def _ground_geometry(self) -> tuple[int, np.ndarray, np.ndarray]:
-        """First ground row, and per-pixel (forward, left) metres of the ground below the horizon."""
+    def _setup_rays(self) -> None:
+        """Per ground pixel: (forward, left) metres from the camera, and the footprint of a pixel there."""
         f = camera_matrix()[0, 0]
-        rows = np.arange(HEIGHT // 2 + 1, HEIGHT) + 0.5 - HEIGHT / 2      # pixels below the horizon
-        forward = CAMERA_HEIGHT * f / rows                               # per row
+        self._f = f
+        below = np.arange(HEIGHT // 2, HEIGHT) + 0.5 - HEIGHT / 2           # pixel centres below the horizon
+        forward = CAMERA_HEIGHT * f / below
+        keep = forward <= FAR_CLIP
+        self._first = HEIGHT // 2 + int(np.argmax(keep))                   # first drawn ground row
+        forward = forward[keep]
         cols = np.arange(WIDTH) + 0.5 - WIDTH / 2
-        fwd = np.repeat(forward[:, None], WIDTH, 1).astype(np.float32)
-        left = (-cols[None, :] * forward[:, None] / f).astype(np.float32)
-        first = HEIGHT // 2 + 1 + int(np.sum(forward > MAX_DISTANCE))
-        keep = forward <= MAX_DISTANCE
-        return first, np.ascontiguousarray(fwd[keep]), np.ascontiguousarray(left[keep])
+        self._fwd = np.ascontiguousarray(np.repeat(forward[:, None], WIDTH, 1), dtype=np.float32)
+        self._left = np.ascontiguousarray(-cols[None, :] * forward[:, None] / f, dtype=np.float32)
+        # coverage * (SHADES - 1) = (half width - |offset|) / footprint * (SHADES - 1) + (SHADES - 1) / 2
+        slope = np.repeat((f / forward)[:, None] * (SHADES - 1), WIDTH, 1)
+        self._cover_slope = np.ascontiguousarray(slope, np.float32)
+        full = slope * 0.5 * self.track.red_line_width + (SHADES - 1) / 2 + 0.5        # + 0.5: round
+        self._cover_full = np.ascontiguousarray(full, np.float32)
+        self._forward = forward.astype(np.float32)
+        self._rows = np.arange(HEIGHT, dtype=np.int32)[:, None]
 
-    def _sky_and_haze(self) -> np.ndarray:
+    def _sky(self) -> np.ndarray:
         look = self.appearance
         image = np.empty((HEIGHT, WIDTH, 3), np.uint8)
-        t = np.linspace(0, 1, HEIGHT // 2 + 1)[:, None]
+        t = np.linspace(0, 1, self._first)[:, None]
         sky = (1 - t) * np.array(look.sky_top) + t * np.array(look.sky_horizon)
-        image[: HEIGHT // 2 + 1] = np.clip(sky * look.brightness, 0, 255).astype(np.uint8)[:, None, :]
-        haze = np.clip((np.array(look.sky_horizon) * 0.5 + np.array(look.grass) * 0.5) * look.brightness, 0, 255)
-        image[HEIGHT // 2 + 1: self._ground_rows[0]] = haze.astype(np.uint8)
+        image[: self._first] = np.clip(sky * look.brightness, 0, 255).astype(np.uint8)[:, None, :]
         return image
+
+    def sample(self, x: float, y: float, yaw: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per ground pixel for the car at (x, y, yaw): signed distance to the red line, room to the left
+        and right walls, grain; each (rows, WIDTH) float32."""
+        c, s = math.cos(yaw), math.sin(yaw)
+        cx = x + CAMERA_FORWARD * c - CAMERA_LEFT * s
+        cy = y + CAMERA_FORWARD * s + CAMERA_LEFT * c
+        inv = 1.0 / FIELD_RES
+        # world = camera + fwd * (c, s) + left * (-s, c); field col = (wx - x0)/res, row = (y1 - wy)/res
+        map_u = cv2.addWeighted(self._fwd, c * inv, self._left, -s * inv, (cx - self._x0) * inv)
+        map_v = cv2.addWeighted(self._fwd, -s * inv, self._left, -c * inv, (self._y1 - cy) * inv)
+        room_left, room_right, grain = cv2.split(cv2.remap(
+            self.field.smooth, map_u, map_v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(-OUTSIDE, -OUTSIDE, 0.0)))
+        a, gu, gv = cv2.split(cv2.remap(self.field.line, map_u, map_v, cv2.INTER_NEAREST,
+                                        borderMode=cv2.BORDER_CONSTANT, borderValue=(OUTSIDE, 0.0, 0.0)))
+        offset = cv2.add(a, cv2.add(cv2.multiply(gu, map_u), cv2.multiply(gv, map_v)))
+        return offset, room_left, room_right, grain
 
     def render(self, x: float, y: float, yaw: float, out: np.ndarray | None = None) -> np.ndarray:
         """The rgb8 640x480 camera image for the car at (x, y) heading ``yaw`` (rad)."""
-        first, fwd, left = self._ground_rows
-        c, s = math.cos(yaw), math.sin(yaw)
-        cx, cy = x + CAMERA_FORWARD * c, y + CAMERA_FORWARD * s
-        inv = 1.0 / RESOLUTION
-        # world = camera + fwd * (c, s) + left * (-s, c); texture u = (wx - x0)/res, v = (y1 - wy)/res
-        map_u = cv2.addWeighted(fwd, c * inv, left, -s * inv, (cx - self._x0) * inv)
-        map_v = cv2.addWeighted(fwd, -s * inv, left, -c * inv, (self._y1 - cy) * inv)
+        offset, room_left, room_right, grain = self.sample(x, y, yaw)
+        room = cv2.min(room_left, room_right)
+        # colour-table index: red-line coverage of the pixel (0: asphalt .. SHADES-1: red) from its distance
+        # to the line and its footprint, saturated into uint8 by OpenCV; then SHADES (grass) beyond the walls
+        scaled = cv2.multiply(np.abs(offset), self._cover_slope)
+        index = cv2.min(cv2.subtract(self._cover_full, scaled, dtype=cv2.CV_8U), SHADES - 1)
+        grass = cv2.min(cv2.compare(room, 0.0, cv2.CMP_LT), SHADES)
+        index = cv2.max(index, grass)
+        ground = cv2.LUT(cv2.merge([index, index, index]), self._lut)
         image = self._template.copy() if out is None else out
         if out is not None:
-            np.copyto(out[:first], self._template[:first])
-        image[first:] = cv2.remap(self.texture, map_u, map_v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                                  borderValue=tuple(int(v) for v in self.texture[0, 0]))
+            np.copyto(out[: self._first], self._template[: self._first])
+        image[self._first:] = cv2.add(ground, cv2.merge([grain, grain, grain]), dtype=cv2.CV_8U)
+        if self.track.walled:
+            self._draw_walls(image, grass > 0, room)
         return image
+
+    def _draw_walls(self, image: np.ndarray, beyond: np.ndarray, room: np.ndarray) -> None:
+        """Per column, the nearest ground point beyond a wall is the wall's foot; it rises WALL_HEIGHT."""
+        columns = np.flatnonzero(beyond.any(axis=0))
+        if columns.size == 0:
+            return
+        g = beyond.shape[0] - 1 - np.argmax(beyond[::-1, columns], axis=0)      # nearest row beyond a wall
+        depth = self._forward[g]
+        nearer = np.minimum(g + 1, beyond.shape[0] - 1)                        # the last row on the road
+        inside, outside = room[nearer, columns], room[g, columns]
+        crossing = (nearer != g) & (inside > 0)                                 # where the wall face is
+        t = np.where(crossing, inside / np.maximum(inside - outside, 1e-6), 1.0)
+        depth = np.where(crossing, self._forward[nearer] + t * (depth - self._forward[nearer]), depth)
+        top = np.clip(np.round(HEIGHT / 2 - self._f * (WALL_HEIGHT - CAMERA_HEIGHT) / depth), 0, HEIGHT)
+        foot = np.clip(np.round(HEIGHT / 2 + self._f * CAMERA_HEIGHT / depth), 0, HEIGHT)
+        r0, r1 = int(top.min()), int(foot.max())
+        rows = self._rows[r0:r1]
+        mask = np.zeros((r1 - r0, WIDTH), bool)
+        mask[:, columns] = (rows >= top[None, :]) & (rows < foot[None, :])
+        image[r0:r1][mask] = self._wall_colour
 
     def top_down(self, max_side: int = 1200) -> np.ndarray:
         """The whole circuit from above, scaled to at most ``max_side`` pixels (for docs and GUIs)."""
-        h, w = self.texture.shape[:2]
+        room = np.minimum(self.field.smooth[..., 0], self.field.smooth[..., 1])
+        col = self._colours
+        beyond = room < 0
+        wall = beyond & (room > -0.3) if self.track.walled else np.zeros_like(beyond)
+        image = np.where(beyond[..., None], col["grass"], col["asphalt"]) + self.field.smooth[..., 2:3]
+        image[np.abs(self.field.offset_at_cells()) < max(self.track.red_line_width, FIELD_RES) / 2] = col["red_line"]
+        image[wall] = col["wall"]
+        image = np.clip(image, 0, 255).astype(np.uint8)
+        h, w = image.shape[:2]
         scale = max_side / max(h, w)
-        return cv2.resize(self.texture, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
+        return cv2.resize(image, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
 
     def to_pixel(self, x: float, y: float, max_side: int = 1200) -> tuple[int, int]:
         """Where a world point falls in ``top_down(max_side)``."""
-        h, w = self.texture.shape[:2]
+        h, w = self.field.line.shape[:2]
         scale = max_side / max(h, w)
-        return int((x - self._x0) / RESOLUTION * scale), int((self._y1 - y) / RESOLUTION * scale)
+        return int((x - self._x0) / FIELD_RES * scale), int((self._y1 - y) / FIELD_RES * scale)

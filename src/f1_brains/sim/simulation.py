@@ -2,7 +2,8 @@
 
 ``Simulation.advance(dt, v, w)`` moves the car; it tracks progress along the centre line (either
 direction, from any start point), counts laps, records lap times and the car's distance to the line,
-and decides when the run ends: off track, stuck, laps completed, or timeout.
+and decides when the run ends: hit the wall (or off the road where there are no walls), stuck, laps
+completed, or timeout. The car starts at the circuit's spawn pose (the Gazebo world's) where it has one.
 """
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import kinematics
-from .kinematics import CarState
+from .kinematics import Accel, CarState
 from .track import Track
 
 PHYSICS_DT = 0.01   # s
+CAR_HALF_WIDTH = 0.2      # m: the f1_renault body (its mesh, scaled 0.2, is about 0.4 m wide)
+OFF_ROAD_MARGIN = 1.0     # m beyond the road edge (no walls) at which the run ends as off track
 
 
 @dataclass(frozen=True)
@@ -39,18 +42,24 @@ class LapRecord:
 class Simulation:
     track: Track
     limits: RunLimits = field(default_factory=RunLimits)
-    start_s: float = 0.0
+    start_s: float | None = None      # None: the circuit's spawn pose, else the line's start
     reverse: bool = False
+    accel: Accel | None = None        # None: planar move, the command applies at once
 
     def __post_init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
-        x, y, heading = self.track.pose_at(self.start_s)
-        self.car = CarState(x=x, y=y, yaw=heading + (math.pi if self.reverse else 0.0))
+        spawn = self.track.spawn
+        if self.start_s is None and not self.reverse and spawn is not None:
+            x, y, yaw = spawn.x, spawn.y, spawn.yaw
+        else:
+            x, y, heading = self.track.pose_at(self.start_s or 0.0)
+            yaw = heading + (math.pi if self.reverse else 0.0)
+        self.car = CarState(x=x, y=y, yaw=math.atan2(math.sin(yaw), math.cos(yaw)))
         self.time = 0.0
         self.progress = 0.0                  # signed metres along the line since the start
-        self._last_s = self.track.project(x, y).s
+        self._last_s = self._s = self.track.project(x, y).s
         self.laps: list[LapRecord] = []
         self._lap_start_time, self._lap_distance = 0.0, 0.0
         self._lap_offsets: list[float] = []
@@ -62,7 +71,7 @@ class Simulation:
     def ended(self) -> bool:
         return self.end_reason is not None
 
-    def advance(self, duration: float, v_cmd: float, w_cmd: float) -> None:
+    def advance(self, duration: float, v_cmd: float, w_cmd: float, vy_cmd: float = 0.0) -> None:
         """Integrate ``duration`` seconds (in PHYSICS_DT steps) under one command; stops at a run end."""
         steps = max(1, int(round(duration / PHYSICS_DT)))
         dt = duration / steps
@@ -70,7 +79,7 @@ class Simulation:
             if self.ended:
                 return
             before = self.car
-            self.car = kinematics.step(self.car, v_cmd, w_cmd, dt)
+            self.car = kinematics.step(self.car, v_cmd, w_cmd, dt, vy_cmd, self.accel)
             self.time += dt
             self._lap_distance += math.hypot(self.car.x - before.x, self.car.y - before.y)
             self._update_progress()
@@ -81,7 +90,7 @@ class Simulation:
         ds = (p.s - self._last_s + self.track.length / 2) % self.track.length - self.track.length / 2
         self._last_s = p.s
         self.progress += -ds if self.reverse else ds
-        self.offset = p.offset
+        self.offset, self._s = p.offset, p.s
         self._lap_offsets.append(abs(p.offset))
         if self.progress >= (len(self.laps) + 1) * self.track.length:
             offsets = np.asarray(self._lap_offsets)
@@ -91,7 +100,12 @@ class Simulation:
 
     def _check_end(self) -> None:
         lim = self.limits
-        if abs(self.offset) > self.track.width / 2:
+        left, right = self.track.walls_at(self._s)
+        edge, side = (left, "left") if self.offset > 0 else (right, "right")
+        if self.track.walled and abs(self.offset) + CAR_HALF_WIDTH >= edge:
+            self.end_reason = (f"hit the wall: the {side} wall, {edge:.2f} m from the centre line, at "
+                               f"{self.progress:.0f} m")
+        elif not self.track.walled and abs(self.offset) > edge + OFF_ROAD_MARGIN:
             self.end_reason = f"off track: {abs(self.offset):.1f} m from the centre line at {self.progress:.0f} m"
         elif lim.laps and len(self.laps) >= lim.laps:
             self.end_reason = f"completed {len(self.laps)} lap(s)"

@@ -1,7 +1,8 @@
 """Closed circuits: a smooth centre line resampled by arc length, with exact projection onto it.
 
-A track is given by control points (named circuits in circuits.py, or a user's points file: "x y"
-in metres per line, the loop closing from the last point back to the first). A periodic Catmull-Rom
+A track is given by control points (named circuits in circuits.py, measured from the real worlds, or a
+user's points file: "x y" in metres per line, the loop closing from the last point back to the first),
+optionally with the distance from each point to the wall on its left and right. A periodic Catmull-Rom
 spline through them is resampled every ``SPACING`` metres. Malformed input (too few points, an open
 path, a line that crosses or runs into itself) is refused with a one-line reason.
 """
@@ -15,11 +16,12 @@ import numpy as np
 from ..errors import ConfigError
 
 SPACING = 0.5            # metres between resampled centre-line points
-ROAD_WIDTH = 8.0         # asphalt width (m); the car is off track beyond ROAD_WIDTH / 2 from the line
+ROAD_WIDTH = 3.0         # m between the walls, as on the real circuits (2.4-3.3 m)
 MIN_POINTS = 4
+SAMPLES_PER_SEGMENT = 40
 
 
-def catmull_rom_closed(points: np.ndarray, samples_per_segment: int = 40) -> np.ndarray:
+def catmull_rom_closed(points: np.ndarray, samples_per_segment: int = SAMPLES_PER_SEGMENT) -> np.ndarray:
     """A dense closed curve through ``points`` (centripetal-free uniform Catmull-Rom)."""
     p = np.asarray(points, dtype=np.float64)
     p0, p1, p2, p3 = np.roll(p, 1, 0), p, np.roll(p, -1, 0), np.roll(p, -2, 0)
@@ -29,11 +31,16 @@ def catmull_rom_closed(points: np.ndarray, samples_per_segment: int = 40) -> np.
     return curve.transpose(1, 0, 2).reshape(-1, 2)
 
 
+def arc_lengths(curve: np.ndarray) -> np.ndarray:
+    """Arc length at each point of a closed polyline, and the total as the last entry."""
+    closed = np.vstack([curve, curve[:1]])
+    return np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(closed, axis=0).T))])
+
+
 def resample_closed(curve: np.ndarray, spacing: float) -> np.ndarray:
     """Points every ``spacing`` metres (the last step adjusted) along a closed polyline."""
     closed = np.vstack([curve, curve[:1]])
-    seg = np.hypot(*np.diff(closed, axis=0).T)
-    s = np.concatenate([[0.0], np.cumsum(seg)])
+    s = arc_lengths(curve)
     n = max(int(round(s[-1] / spacing)), MIN_POINTS)
     targets = np.linspace(0, s[-1], n, endpoint=False)
     return np.column_stack([np.interp(targets, s, closed[:, 0]), np.interp(targets, s, closed[:, 1])])
@@ -46,22 +53,50 @@ class Projection:
     heading: float    # direction of the line at that point (rad)
 
 
+@dataclass(frozen=True)
+class Spawn:
+    """Where the car starts, as a Gazebo world places it (world frame)."""
+    x: float
+    y: float
+    yaw: float
+
+
 class Track:
-    def __init__(self, name: str, control_points: np.ndarray, width: float = ROAD_WIDTH) -> None:
+    """A closed centre line in the driving direction, with the walls beside it.
+
+    ``walls``: per control point, metres from the line to the wall face on its left and right (None: a
+    road of ``width`` centred on the line, walled on both sides when ``walled``, else open ground).
+    """
+
+    def __init__(self, name: str, control_points: np.ndarray, width: float = ROAD_WIDTH,
+                 walls: np.ndarray | None = None, walled: bool = True, spawn: Spawn | None = None,
+                 red_line_width: float = 0.1) -> None:
         pts = np.asarray(control_points, dtype=np.float64)
         if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < MIN_POINTS:
             raise ConfigError(f"circuit {name!r}: needs at least {MIN_POINTS} (x, y) points, got {len(pts)}")
         if not np.all(np.isfinite(pts)):
             raise ConfigError(f"circuit {name!r}: points must be finite numbers")
-        self.name, self.width = name, width
+        self.name, self.spawn, self.red_line_width = name, spawn, red_line_width
         self.control_points = pts
-        self.points = resample_closed(catmull_rom_closed(pts), SPACING)
+        dense = catmull_rom_closed(pts)
+        self.points = resample_closed(dense, SPACING)
         nxt = np.roll(self.points, -1, 0)
         self._seg = nxt - self.points
         self._seg_len = np.hypot(*self._seg.T)
         self.s = np.concatenate([[0.0], np.cumsum(self._seg_len)[:-1]])
         self.length = float(self._seg_len.sum())
         self.headings = np.arctan2(self._seg[:, 1], self._seg[:, 0])
+        self.walled = walls is not None or walled
+        if walls is None:
+            self.walls = np.full((len(self.points), 2), width / 2)
+        else:
+            walls = np.asarray(walls, dtype=np.float64)
+            if walls.shape != pts.shape or not np.all(np.isfinite(walls)) or walls.min() <= 0:
+                raise ConfigError(f"circuit {name!r}: wall distances must be {len(pts)} pairs of positive numbers")
+            control_s = arc_lengths(dense)[::SAMPLES_PER_SEGMENT][:len(pts)] * (self.length / arc_lengths(dense)[-1])
+            self.walls = np.column_stack([np.interp(self.s, control_s, walls[:, k], period=self.length)
+                                          for k in (0, 1)])
+        self.width = float(np.median(self.walls.sum(1)))
         self._check_shape()
 
     # ---- geometry ----
@@ -89,6 +124,11 @@ class Track:
         _, s, offset, heading = best
         return Projection(s, offset, heading)
 
+    def walls_at(self, s: float) -> tuple[float, float]:
+        """Metres from the centre line to the left and right wall (or road edge) at arc length ``s``."""
+        i = int(np.searchsorted(self.s, s % self.length, side="right") - 1)
+        return float(self.walls[i, 0]), float(self.walls[i, 1])
+
     def pose_at(self, s: float) -> tuple[float, float, float]:
         """(x, y, heading) of the centre line at arc length ``s``."""
         s %= self.length
@@ -110,21 +150,44 @@ class Track:
         d = np.hypot(*(coarse[:, None, :] - coarse[None, :, :]).transpose(2, 0, 1))
         arc = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :]) * self.length / n
         arc = np.minimum(arc, self.length - arc)
-        close = (d < self.width * 1.25) & (arc > self.width * 3)
+        width = self.width     # 0 for reference lines (e.g. a recorded lap): no check
+        close = (d < width * 1.25) & (arc > width * 3)
         if close.any():
             i, j = np.argwhere(close)[0]
-            what = "crosses itself" if d[i, j] < self.width * 0.25 else "runs into itself"
+            what = "crosses itself" if d[i, j] < width * 0.25 else "runs into itself"
             raise ConfigError(f"circuit {self.name!r}: the centre line {what} near ({coarse[i][0]:.1f}, "
-                              f"{coarse[i][1]:.1f}) m: road sections closer than {self.width * 1.25:.1f} m")
+                              f"{coarse[i][1]:.1f}) m: road sections closer than {width * 1.25:.1f} m")
 
 
-def load_points_file(path: str | Path) -> Track:
-    """A circuit from a file of centre-line points, "x y" (or "x,y") in metres per line; # comments."""
+def _directive(line: str) -> tuple[str, str] | None:
+    """``# road_width: 3.5`` or ``# walls: no`` in a points file's comments."""
+    key, sep, value = line.lstrip("#").partition(":")
+    key = key.strip().lower()
+    if not sep or key not in ("road_width", "walls"):
+        return None
+    return key, value.strip().lower()
+
+
+def load_points_file(path: str | Path, road_width: float | None = None, walled: bool | None = None) -> Track:
+    """A circuit from a file of centre-line points, "x y" (or "x,y") in metres per line; # comments.
+
+    The road is ``ROAD_WIDTH`` between walls unless the file says otherwise (``# road_width: 4.0``,
+    ``# walls: no``) or the caller does (``road_width``, ``walled``, which win over the file).
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"circuit file {path} does not exist")
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise ConfigError(f"circuit file {path}: not a text file of 'x y' points") from None
     rows = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    settings: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip().startswith("#"):
+            found = _directive(line.strip())
+            if found:
+                settings[found[0]] = found[1]
         line = line.split("#")[0].replace(",", " ").strip()
         if not line:
             continue
@@ -133,12 +196,23 @@ def load_points_file(path: str | Path) -> Track:
         except ValueError:
             raise ConfigError(f"circuit file {path}:{number}: expected two numbers 'x y', got {line!r}") from None
         rows.append((x, y))
+    if road_width is None:
+        try:
+            road_width = float(settings.get("road_width", ROAD_WIDTH))
+        except ValueError:
+            raise ConfigError(f"circuit file {path}: road_width {settings['road_width']!r} is not a number") from None
+    if not (np.isfinite(road_width) and 0.5 <= road_width <= 50):
+        raise ConfigError(f"circuit file {path}: road width {road_width} m is outside 0.5-50 m")
+    if walled is None:
+        if settings.get("walls", "yes") not in ("yes", "no", "true", "false"):
+            raise ConfigError(f"circuit file {path}: walls must be yes or no, not {settings['walls']!r}")
+        walled = settings.get("walls", "yes") in ("yes", "true")
     pts = np.array(rows, dtype=np.float64).reshape(-1, 2)
     if len(pts) >= 2 and np.hypot(*(pts[0] - pts[-1])) < 1e-9:
         pts = pts[:-1]            # an explicitly repeated first point closes the loop too
     if len(pts) >= MIN_POINTS:
         gaps = np.hypot(*np.diff(np.vstack([pts, pts[:1]]), axis=0).T)
-        if gaps[-1] > 5 * np.median(gaps[:-1]) and gaps[-1] > 3 * ROAD_WIDTH:
+        if gaps[-1] > 5 * np.median(gaps[:-1]) and gaps[-1] > 3 * road_width:
             raise ConfigError(f"circuit file {path}: not a closed loop: the last point is {gaps[-1]:.0f} m from "
                               f"the first (typical spacing {np.median(gaps[:-1]):.1f} m)")
-    return Track(path.stem, pts)
+    return Track(path.stem, pts, width=road_width, walled=walled)

@@ -1,0 +1,90 @@
+"""`f1-brains world-import`: measure CustomRobots' five F1 worlds into the simulator's circuit data files.
+
+One-off: the files it writes (``sim/circuit_data/<name>.json``: centre line, wall distances, spawn pose,
+red-line width, wall height) are committed; the meshes stay in the user's checkout.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from .gazebo_world import read_world
+from .measure import measure
+
+# built-in circuit -> the CustomRobots world it is measured from (BehaviorMetrics' world names)
+WORLD_FILES = {"simple_circuit": "simple_circuit.world", "many_curves": "many_curves.world",
+               "montreal": "montreal_line.world", "montmelo": "montmelo_line.world",
+               "nurburgring": "nurburgring_line.world"}
+SOURCE = "JdeRobot CustomRobots (MIT), branch noetic-devel, f1/worlds/{world} and its models"
+
+
+def worlds_dir(checkout: str | Path) -> Path:
+    """``f1/worlds`` of a CustomRobots checkout, given the checkout, its ``f1`` folder or ``worlds`` itself."""
+    base = Path(checkout)
+    for candidate in (base / "f1" / "worlds", base / "worlds", base):
+        if (candidate / WORLD_FILES["simple_circuit"]).is_file():
+            return candidate
+    raise ConfigError(f"{base}: no CustomRobots F1 worlds here (looked for f1/worlds/simple_circuit.world)")
+
+
+def fill_gaps(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """NaNs (a ray through a seam of the wall mesh) interpolated from their neighbours around the loop; with their count."""
+    values = values.copy()
+    missing = np.isnan(values)
+    if missing.all():
+        return values, int(missing.sum())
+    index = np.arange(len(values))
+    good = index[~missing]
+    period = len(values)
+    values[missing] = np.interp(index[missing], good, values[good], period=period)
+    return values, int(missing.sum())
+
+
+def circuit_data(name: str, world_path: Path) -> dict[str, Any]:
+    measured = measure(read_world(world_path))
+    left, gaps_left = fill_gaps(measured.walls[:, 0])
+    right, gaps_right = fill_gaps(measured.walls[:, 1])
+    x, y, yaw = measured.spawn
+    return {"name": name, "world": world_path.name, "source": SOURCE.format(world=world_path.name),
+            "spawn": {"x": x, "y": y, "yaw": yaw},
+            "red_line_width_m": round(measured.red_line_width, 3), "wall_height_m": round(measured.wall_height, 3),
+            "length_m": round(measured.red_length, 1),
+            "wall_readings_filled": {"left": gaps_left, "right": gaps_right},
+            "columns": ["x", "y", "wall_left_m", "wall_right_m"],
+            "points": [[round(float(a), 3) for a in row]
+                       for row in np.column_stack([measured.centre_line, left, right])]}
+
+
+def import_circuits(checkout: str | Path, out_dir: str | Path, names: list[str] | None = None) -> list[dict]:
+    folder = worlds_dir(checkout)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summaries = []
+    for name in names or list(WORLD_FILES):
+        if name not in WORLD_FILES:
+            raise ConfigError(f"unknown circuit {name!r}; known: {', '.join(WORLD_FILES)}")
+        data = circuit_data(name, folder / WORLD_FILES[name])
+        (out / f"{name}.json").write_text(json.dumps(data, separators=(",", ":")) + "\n")
+        walls = np.array(data["points"])[:, 2:]
+        summaries.append({"circuit": name, "world": data["world"], "length_m": data["length_m"],
+                          "points": len(data["points"]), "road_between_walls_m": float(np.median(walls.sum(1))),
+                          "narrowest_m": float(walls.sum(1).min()), "red_line_width_m": data["red_line_width_m"],
+                          "spawn": data["spawn"], "wall_readings_filled": data["wall_readings_filled"]})
+    return summaries
+
+
+def format_summaries(summaries: list[dict]) -> str:
+    lines = ["| circuit | world | red line m | road between walls m (median, narrowest) | red line width m | "
+             "spawn x, y, yaw | wall readings interpolated (seams) |", "|---|---|---|---|---|---|---|"]
+    for s in summaries:
+        sp = s["spawn"]
+        lines.append(f"| {s['circuit']} | {s['world']} | {s['length_m']:.0f} | {s['road_between_walls_m']:.2f}, "
+                     f"{s['narrowest_m']:.2f} | {s['red_line_width_m']:.3f} | {sp['x']:.3f}, {sp['y']:.3f}, "
+                     f"{math.degrees(sp['yaw']):.0f} deg | {s['wall_readings_filled']['left']} left, "
+                     f"{s['wall_readings_filled']['right']} right |")
+    return "\n".join(lines)
