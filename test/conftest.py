@@ -51,6 +51,14 @@ def nan_model() -> Path:
     return REPO / "test/ros/nan.pt"
 
 
+def free_port() -> int:
+    """A TCP port no one listens on now (the OS picks it), for a ROS master of our own."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def ros_env(tmp_path: Path) -> dict[str, str]:
     """The environment nodes need: this venv's python first, this package on ROS_PACKAGE_PATH."""
     env = dict(os.environ)

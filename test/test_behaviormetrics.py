@@ -4,7 +4,6 @@ import copy
 import importlib.util
 import json
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import REPO, ros_env
+from conftest import REPO, free_port, ros_env
 from f1_brains.behaviormetrics import bm_model_dirs, card_from_parameters, spec_for_model
 from f1_brains.brain import Brain, BrainSpec
 from f1_brains.errors import BackendUnavailable, ConfigError, ModelLoadError
@@ -383,14 +382,6 @@ def test_gazebo_launch_includes_the_custom_robots_world(tmp_path, circuit, world
 
 
 # ---- a lap driven exactly as BM's pilot drives (real master, our simulator, real subscriptions) ----
-
-def free_port(low=11900, high=12000) -> int:
-    for port in range(low, high):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    raise RuntimeError("no free port in 11900-11999")
-
 
 @pytest.mark.slow
 def test_bm_pilot_completes_a_lockstep_lap(tmp_path):

@@ -62,3 +62,21 @@ def test_bench_times_the_models_in_turns_so_noise_falls_on_all_alike(exported, f
     turns = [calls[i:i + TURN + 1] for i in range(0, 2 * (TURN + 1) * 2, TURN + 1)]
     assert [t[0] for t in turns] == ["pilotnet.onnx", "pilotnet.tflite", "pilotnet.tflite", "pilotnet.onnx"]
     assert all(len(set(t)) == 1 for t in turns)   # a turn stays on one model
+
+
+def test_sim_pictures_and_sim_bench_write_their_files(tmp_path, capsys):
+    pictures = tmp_path / "pictures"
+    assert main(["sim-pictures", "--out", str(pictures)]) == 0
+    names = {p.name for p in pictures.glob("*.png")}
+    assert {"montreal_camera.png", "montreal_map.png", "appearance_variation.png"} <= names and len(names) == 11
+    md, js = tmp_path / "bench.md", tmp_path / "bench.json"
+    assert main(["sim-bench", "--frames", "5", "--markdown", str(md), "--json", str(js)]) == 0
+    result = json.loads(js.read_text())
+    assert set(result["render"]) == {"simple_circuit", "many_curves", "montreal", "montmelo", "nurburgring"}
+    assert result["laps"]["end_reason"] == "completed 1 lap(s)" and "| montreal | built-in (field) |" in md.read_text()
+
+
+def test_world_import_and_fidelity_need_a_checkout_and_say_so(tmp_path, capsys):
+    assert main(["world-import", str(tmp_path)]) == 2
+    assert "no CustomRobots F1 worlds here" in capsys.readouterr().err
+    assert main(["fidelity", str(tmp_path), "--out", str(tmp_path / "f")]) == 2

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import ros_env
+from conftest import free_port, ros_env
 
 
 @pytest.mark.slow
@@ -24,7 +24,7 @@ def test_rostest(rostest, name, checks):
 def test_camera_replay_launch_prints_and_writes_the_summary(tmp_path):
     summary_file = tmp_path / "summary.json"
     result = subprocess.run(["roslaunch", "f1_brains", "camera_replay.launch", "brain:=pilotnet_tflite",
-                             "frames:=40", f"summary_file:={summary_file}", "-p", "11411"],
+                             "frames:=40", f"summary_file:={summary_file}", "-p", str(free_port())],
                             env=ros_env(tmp_path), capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert "brain pilotnet_tflite: backend tflite on cpu" in output, output[-4000:]
@@ -39,7 +39,7 @@ def test_camera_replay_launch_prints_and_writes_the_summary(tmp_path):
 def test_headless_circuit_launch_ends_by_itself_and_writes_run_files(tmp_path):
     out = tmp_path / "run"
     result = subprocess.run(["roslaunch", "f1_brains", "drive.launch", "circuit:=nurburgring", "brain:=explicit",
-                             f"out:={out}", "bag:=true", "-p", "11412"], env=ros_env(tmp_path), capture_output=True,
+                             f"out:={out}", "bag:=true", "-p", str(free_port())], env=ros_env(tmp_path), capture_output=True,
                             text=True, timeout=300)
     output = result.stdout + result.stderr
     sim = json.loads((out / "sim_summary.json").read_text())
@@ -66,7 +66,7 @@ def test_headless_circuit_launch_ends_by_itself_and_writes_run_files(tmp_path):
 def test_ctrl_c_mid_lap_keeps_the_completed_laps(tmp_path):
     out = tmp_path / "run"
     launch = subprocess.Popen(["roslaunch", "f1_brains", "simple_circuit.launch", "laps:=3", f"out:={out}",
-                               "-p", "11413"], env=ros_env(tmp_path), stdout=subprocess.DEVNULL,
+                               "-p", str(free_port())], env=ros_env(tmp_path), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -88,3 +88,33 @@ def test_ctrl_c_mid_lap_keeps_the_completed_laps(tmp_path):
     assert not second["complete"] and second["invalid_reason"].startswith("run ended mid-lap")
     assert second["frames_processed"] > 0
     assert (out / "frames.csv").read_text().count("\n") > first["frames_processed"]
+
+
+def drive_world(world, tmp_path) -> tuple[dict, str]:
+    """One headless explicit-brain lap of a .world through drive.launch: (sim summary, launch output)."""
+    out = tmp_path / "run"
+    result = subprocess.run(["roslaunch", "f1_brains", "drive.launch", f"circuit:={world}", "brain:=explicit",
+                             f"out:={out}", "-p", str(free_port())], env=ros_env(tmp_path), capture_output=True,
+                            text=True, timeout=400)
+    output = result.stdout + result.stderr
+    assert (out / "sim_summary.json").is_file(), output[-4000:]
+    return json.loads((out / "sim_summary.json").read_text()), output
+
+
+@pytest.mark.slow
+def test_a_customrobots_world_file_laps_headless(tmp_path):
+    """circuit:= a .world (here a tiny one the test writes, so a fresh machine runs it too): measured at load,
+    drawn from its meshes (pyrender), lapped by the explicit brain, lap statistics against its red line."""
+    from test_worlds import RADIUS, tiny_world
+    sim, output = drive_world(tiny_world(tmp_path / "checkout"), tmp_path)
+    assert sim["end_reason"] == "completed 1 lap(s)" and sim["circuit"] == "ring", output[-4000:]
+    assert sim["circuit_length_m"] == pytest.approx(2 * 3.14159 * RADIUS, rel=0.01)
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["laps_completed"] == 1 and run["laps"][0]["position_deviation_mae_m"] < 0.1
+
+
+@pytest.mark.slow
+def test_a_real_customrobots_world_laps_headless_on_its_meshes(real_worlds, tmp_path):
+    sim, output = drive_world(real_worlds / "customrobots_f1/f1/worlds/nurburgring_line.world", tmp_path)
+    assert sim["end_reason"] == "completed 1 lap(s)", output[-4000:]
+    assert 50 < sim["laps"][0]["lap_time"] < 70 and sim["laps"][0]["mean_abs_offset"] < 0.1

@@ -1,5 +1,5 @@
 """`f1-brains <command>`: info, bench, dataset, train, export, optimize, evaluate, report, sim-pictures, sim-bench,
-world-import."""
+world-import, fidelity."""
 from __future__ import annotations
 
 import argparse
@@ -279,7 +279,7 @@ def cmd_sim_pictures(args: argparse.Namespace) -> int:
 def cmd_sim_bench(args: argparse.Namespace) -> int:
     from .sim import docs
     command = this_command("f1-brains sim-bench")
-    result = docs.sim_bench(frames=args.frames)
+    result = docs.sim_bench(frames=args.frames, customrobots=args.customrobots)
     table = docs.sim_bench_markdown(result, command)
     print(table)
     write_outputs(args, table, {"command": command, **result})
@@ -293,6 +293,20 @@ def cmd_world_import(args: argparse.Namespace) -> int:
     summaries = import_circuits(args.customrobots, out, args.circuits)
     print(format_summaries(summaries))
     print(f"written: {', '.join(str(out / (s['circuit'] + '.json')) for s in summaries)}")
+    return 0
+
+
+def cmd_fidelity(args: argparse.Namespace) -> int:
+    from .sim import fidelity
+    result = fidelity.fidelity(args.customrobots, args.bags, args.out, args.poses, args.seed, args.circuits,
+                               laps=not args.no_laps)
+    markdown = Path(args.markdown) if args.markdown else Path(args.out).with_suffix(".md")
+    rel = Path(args.out).resolve().relative_to(markdown.resolve().parent) \
+        if Path(args.out).resolve().is_relative_to(markdown.resolve().parent) else Path(args.out).resolve()
+    text = fidelity.markdown(result, this_command("f1-brains fidelity"), str(rel))
+    markdown.write_text(text)
+    print(text)
+    print(f"written: {markdown}, {Path(args.out) / 'fidelity.json'}, pictures in {args.out}")
     return 0
 
 
@@ -372,7 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     pics = sub.add_parser("sim-pictures", help="write camera views and maps of every circuit (PNG)")
     pics.add_argument("--out", default="docs/sim", help="output directory (default: docs/sim)")
     simb = sub.add_parser("sim-bench", help="simulator speed: renderer frames/s on one core, offline laps/minute")
-    simb.add_argument("--frames", type=int, default=600, help="timed renders")
+    simb.add_argument("--frames", type=int, default=600, help="timed renders per circuit")
+    simb.add_argument("--customrobots", help="a CustomRobots checkout: also time its real meshes (pyrender)")
     simb.add_argument("--markdown", help="also write the table to this file")
     simb.add_argument("--json", help="also write the raw numbers to this JSON file")
     wi = sub.add_parser("world-import", help="measure CustomRobots' F1 worlds (red line, walls, spawn) into the "
@@ -380,6 +395,16 @@ def build_parser() -> argparse.ArgumentParser:
     wi.add_argument("customrobots", help="a CustomRobots checkout (or its f1/ or f1/worlds/ folder)")
     wi.add_argument("--out", help="directory for <circuit>.json (default: the package's sim/circuit_data)")
     wi.add_argument("--circuits", nargs="*", help="subset (default: all five)")
+    fid = sub.add_parser("fidelity", help="our built-in worlds against CustomRobots' real meshes: camera views "
+                         "(red-line and wall IoU), perfect-lap bags, the explicit brain's laps")
+    fid.add_argument("customrobots", help="a CustomRobots checkout (or its f1/ or f1/worlds/ folder)")
+    fid.add_argument("--bags", help="folder of BehaviorMetrics' perfect-lap bags (lap-<circuit>.bag)")
+    fid.add_argument("--out", default="docs/results/fidelity", help="folder for pictures and fidelity.json")
+    fid.add_argument("--markdown", help="the report (default: OUT.md)")
+    fid.add_argument("--poses", type=int, default=50, help="camera poses compared per circuit")
+    fid.add_argument("--seed", type=int, default=0)
+    fid.add_argument("--circuits", nargs="*", help="subset (default: all five)")
+    fid.add_argument("--no-laps", action="store_true", help="skip the explicit brain's laps")
     ev = sub.add_parser("evaluate", help="closed-loop runs of brains on circuits, headless, in parallel")
     ev.add_argument("--brains", nargs="+", default=["explicit"], help="brain names, or all")
     ev.add_argument("--circuits", nargs="+", default=["all"], help="circuit names or points files, or all")
@@ -418,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"info": cmd_info, "bench": cmd_bench, "export": cmd_export, "optimize": cmd_optimize,
                "sim-pictures": cmd_sim_pictures, "sim-bench": cmd_sim_bench, "evaluate": cmd_evaluate,
-               "world-import": cmd_world_import,
+               "world-import": cmd_world_import, "fidelity": cmd_fidelity,
                "report": cmd_report, "dataset": cmd_dataset, "train": cmd_train}[args.command]
     try:
         return handler(args)

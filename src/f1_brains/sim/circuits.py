@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from .track import Spawn, Track, load_points_file
+from ..worlds.measure import Marking
+from .track import Spawn, Track, WorldLight, load_points_file
 
 DATA_DIR = Path(__file__).with_name("circuit_data")
 CIRCUITS = ("simple_circuit", "many_curves", "montreal", "montmelo", "nurburgring")
@@ -43,7 +44,12 @@ def named(name: str) -> Track:
     data = _data(name)
     rows = np.asarray(data["points"], dtype=np.float64)
     spawn = Spawn(**data["spawn"])
-    return Track(name, rows[:, :2], walls=rows[:, 2:4], spawn=spawn, red_line_width=data["red_line_width_m"])
+    light = data["light"]
+    return Track(name, rows[:, :2], walls=rows[:, 2:4], spawn=spawn, red_line_width=data["red_line_width_m"],
+                 light=WorldLight(tuple(light["ambient"]), tuple(light["sun_direction"]) if light["sun_direction"]
+                                  else None, tuple(light["wall_colour"])), ground_z=data["red_line_z_m"],
+                 markings=tuple(Marking(tuple(m["rgb"]), m["z_m"], np.array(m["triangles"]).reshape(-1, 3, 2))
+                                for m in data["markings"]))
 
 
 def from_world(path: str | Path) -> Track:
@@ -56,7 +62,9 @@ def from_world(path: str | Path) -> Track:
     walled = not np.isnan(walls).any()
     x, y, yaw = measured.spawn
     return Track(Path(path).stem, measured.centre_line, walls=walls if walled else None, walled=walled,
-                 spawn=Spawn(x, y, yaw), red_line_width=measured.red_line_width)
+                 spawn=Spawn(x, y, yaw), red_line_width=measured.red_line_width,
+                 light=WorldLight(measured.ambient, measured.sun_direction, measured.wall_colour),
+                 ground_z=measured.red_line_z, markings=tuple(measured.markings))
 
 
 def load(circuit: str, road_width: float | None = None, walled: bool | None = None) -> Track:

@@ -89,45 +89,66 @@ def pictures(out_dir: Path) -> list[Path]:
     return written
 
 
-def sim_bench(frames: int = 600, laps_circuit: str = "simple_circuit") -> dict[str, Any]:
-    """Renderer frames/s on one core, and offline lockstep laps per minute with the explicit brain."""
-    from ..explicit import ExplicitBrain
+def _render_times(renderer, track, frames: int) -> dict[str, float]:
     from ..timing import summarize
-    cv2.setNumThreads(1)
-    track = circuits.named("simple_circuit")
-    renderer = Renderer(track)
     image = renderer.render(*track.pose_at(0.0))
     times = []
     for i in range(frames):
-        pose = track.pose_at(float(i))
+        pose = track.pose_at(float(i) * track.length / frames)
         t = time.perf_counter()
         renderer.render(*pose, out=image)
         times.append(time.perf_counter() - t)
-    render = summarize(times)
+    r = summarize(times)
+    return {**r, "frames_per_s": 1e3 / r["p50_ms"], "frames_per_s_mean": 1e3 / r["mean_ms"]}
 
+
+def sim_bench(frames: int = 600, laps_circuit: str = "simple_circuit", customrobots: str | None = None
+              ) -> dict[str, Any]:
+    """Renderer frames/s on one core for every circuit (built-in field renderer; the real meshes too where a
+    CustomRobots checkout is given), and offline lockstep laps per minute with the explicit brain."""
+    from ..explicit import ExplicitBrain
+    cv2.setNumThreads(1)
+    render = {}
+    for name in circuits.CIRCUITS:
+        track = circuits.named(name)
+        t = time.perf_counter()
+        renderer = Renderer(track)
+        render[name] = {"setup_s": time.perf_counter() - t, **_render_times(renderer, track, frames)}
+    meshes = {}
+    if customrobots:
+        from ..worlds.import_circuits import WORLD_FILES, worlds_dir
+        from .mesh_renderer import MeshRenderer
+        for name in circuits.CIRCUITS:
+            t = time.perf_counter()
+            mesh = MeshRenderer(worlds_dir(customrobots) / WORLD_FILES[name])
+            setup = time.perf_counter() - t
+            meshes[name] = {"setup_s": setup, **_render_times(mesh, circuits.named(name), max(50, frames // 4))}
+            mesh.close()
     lap_track = circuits.named(laps_circuit)
     t = time.perf_counter()
     sim = offline.drive(lap_track, ExplicitBrain(), RunLimits(laps=1, timeout=400))
     wall_s = time.perf_counter() - t
     return {"host": platform.node(), "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "render": {"circuit": track.name, **render, "frames_per_s": 1e3 / render["p50_ms"],
-                       "frames_per_s_mean": 1e3 / render["mean_ms"]},
+            "render": render, "render_real_meshes": meshes,
             "laps": {"circuit": laps_circuit, "end_reason": sim.end_reason,
                      "lap_time_s": sim.laps[0].lap_time if sim.laps else None, "sim_time_s": sim.time,
                      "wall_s": wall_s, "laps_per_minute": 60.0 / wall_s, "realtime_factor": sim.time / wall_s}}
 
 
 def sim_bench_markdown(result: dict[str, Any], command: str) -> str:
-    r, lap = result["render"], result["laps"]
+    lap = result["laps"]
     lap_time = f"{lap['lap_time_s']:.2f}" if lap["lap_time_s"] is not None else f"none ({lap['end_reason']})"
-    lines = [f"Measured with `{command}` on {result['host']}, {result['utc']}: renderer on one core "
-             f"(cv2.setNumThreads(1)), {r['n']} poses 1 m apart on {r['circuit']}; one offline lockstep lap "
-             f"of {lap['circuit']} with the explicit brain.", "",
-             "| measure | value |", "|---|---|",
-             f"| render p50 / p90 / p99 ms | {r['p50_ms']:.3f} / {r['p90_ms']:.3f} / {r['p99_ms']:.3f} |",
-             f"| render frames/s (p50; mean) | {r['frames_per_s']:.0f}; {r['frames_per_s_mean']:.0f} |",
-             f"| lap time (sim s) | {lap_time} |",
-             f"| lap wall time s | {lap['wall_s']:.2f} |",
-             f"| laps per minute | {lap['laps_per_minute']:.1f} |",
-             f"| realtime factor | {lap['realtime_factor']:.1f}x |"]
+    lines = [f"Measured with `{command}` on {result['host']}, {result['utc']}: one core (cv2.setNumThreads(1); "
+             f"pyrender on Mesa llvmpipe through EGL for the real meshes), 640x480 frames at poses spread along "
+             f"each lap; one offline lockstep lap of {lap['circuit']} with the explicit brain.", "",
+             "| circuit | renderer | setup s | p50 / p90 / p99 ms | frames/s (p50; mean) |", "|---|---|---|---|---|"]
+    for key, label in (("render", "built-in (field)"), ("render_real_meshes", "real meshes (pyrender)")):
+        for name, r in result.get(key, {}).items():
+            lines.append(f"| {name} | {label} | {r['setup_s']:.2f} | {r['p50_ms']:.3f} / {r['p90_ms']:.3f} / "
+                         f"{r['p99_ms']:.3f} | {r['frames_per_s']:.0f}; {r['frames_per_s_mean']:.0f} |")
+    lines += ["", "| offline lap | value |", "|---|---|",
+              f"| lap time (sim s) | {lap_time} |",
+              f"| lap wall time s | {lap['wall_s']:.2f} |",
+              f"| laps per minute | {lap['laps_per_minute']:.1f} |",
+              f"| realtime factor | {lap['realtime_factor']:.1f}x |"]
     return "\n".join(lines) + "\n"

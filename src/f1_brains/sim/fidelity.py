@@ -3,7 +3,8 @@
 Per circuit, at ``poses`` points along the red line (seeded small lateral and heading offsets, as a
 driving car has), the field renderer's image of our built-in circuit is compared with the real meshes'
 render (pyrender) at the same pose: intersection over union of the red-line pixels and of the wall
-pixels, and the horizon row (the highest road pixel in the middle of the image). Also: the distance of
+pixels, and the horizon row (the highest ground pixel in the middle of the image). Walls and ground come
+from each renderer's geometry (our wall drawing; the real render's depth buffer), the red line from colour. Also: the distance of
 BehaviorMetrics' perfect-lap bags from our centre line, and the explicit brain's lap on the built-in
 circuit and on the real meshes. Writes fidelity.md, fidelity.json and side-by-side pictures.
 """
@@ -36,17 +37,9 @@ def red_mask(image: np.ndarray) -> np.ndarray:
     return (r > 120) & (g < 90) & (b < 90)
 
 
-def wall_mask(image: np.ndarray) -> np.ndarray:
-    """Bright, colourless pixels: the walls (sky is bluish, asphalt dark, grass green, the line red)."""
-    lo, hi = image.min(axis=2).astype(np.int16), image.max(axis=2).astype(np.int16)
-    return (lo > 130) & (hi - lo < 35)
-
-
-def horizon_row(image: np.ndarray) -> int:
-    """The highest row where the road (dark asphalt or the red line) shows in the middle columns."""
-    middle = image[:, MIDDLE].astype(np.int16)
-    road = (middle.max(axis=2) < 120) | red_mask(image[:, MIDDLE])
-    rows = np.flatnonzero(road.mean(axis=1) > 0.5)
+def horizon_row(ground: np.ndarray) -> int:
+    """The highest row where the ground fills most of the middle columns."""
+    rows = np.flatnonzero(ground[:, MIDDLE].mean(axis=1) > 0.5)
     return int(rows[0]) if rows.size else -1
 
 
@@ -73,9 +66,10 @@ def compare_views(name: str, world: Path, poses: int, seed: int, pictures: Path 
     tiles = []
     for i, pose in enumerate(poses_along(track, poses, seed)):
         a, b = ours.render(*pose), real.render(*pose)
+        (walls_a, ground_a), (walls_b, ground_b) = ours.masks(), real.masks()
         red.append(iou(red_mask(a), red_mask(b)))
-        walls.append(iou(wall_mask(a), wall_mask(b)))
-        horizon.append((horizon_row(a), horizon_row(b)))
+        walls.append(iou(walls_a, walls_b))
+        horizon.append((horizon_row(ground_a), horizon_row(ground_b)))
         if pictures is not None and i % max(1, poses // PICTURE_POSES) == 0 and len(tiles) < PICTURE_POSES:
             tiles.append(np.hstack([cv2.resize(v, (320, 240), interpolation=cv2.INTER_AREA) for v in (a, b)]))
     real.close()

@@ -5,6 +5,7 @@ one primitive per material, textures and texture coordinates included, back face
 Gazebo's fixed-function model, computed once per triangle: colour x (scene ambient + sun diffuse x
 max(0, n . -sun)), clipped; the frame is then drawn unlit (flat), which keeps llvmpipe fast. The camera is
 the f1_renault one (renderer.py: pose, 90 degree FOV, 640x480, clip 0.1-15 m) and the sky is the background.
+llvmpipe draws on one thread unless ``LP_NUM_THREADS`` says otherwise, so it leaves the other cores to brains.
 """
 from __future__ import annotations
 
@@ -18,9 +19,8 @@ from ..errors import ConfigError
 from ..worlds.collada import MeshPart
 from ..worlds.gazebo_world import GazeboWorld, read_world
 from ..worlds.measure import placed_triangles
-from .renderer import CAMERA_FORWARD, CAMERA_HEIGHT, CAMERA_LEFT, FAR_CLIP, HEIGHT, WIDTH, camera_matrix
+from .renderer import CAMERA_FORWARD, CAMERA_HEIGHT, CAMERA_LEFT, FAR_CLIP, HEIGHT, NEAR_CLIP, WIDTH, camera_matrix
 
-NEAR_CLIP = 0.1
 SUN_DIFFUSE = 0.8                    # CustomRobots' sun model
 SKY = (0.70, 0.78, 0.90)             # background where nothing is drawn (beyond the far clip)
 GL_PLATFORMS = ("egl", "osmesa")
@@ -28,6 +28,7 @@ GL_PLATFORMS = ("egl", "osmesa")
 
 def _import_pyrender():
     """pyrender on a headless platform: EGL first, then OSMesa; one clear error if neither works."""
+    os.environ.setdefault("LP_NUM_THREADS", "1")   # llvmpipe on one core, beside the brain (override: set it)
     errors = []
     for platform in ([os.environ["PYOPENGL_PLATFORM"]] if os.environ.get("PYOPENGL_PLATFORM") else GL_PLATFORMS):
         os.environ["PYOPENGL_PLATFORM"] = platform
@@ -114,11 +115,20 @@ class MeshRenderer:
     def render(self, x: float, y: float, yaw: float, out: np.ndarray | None = None) -> np.ndarray:
         """The rgb8 640x480 camera image for the car at (x, y) heading ``yaw`` (rad)."""
         self.scene.set_pose(self._camera, self.camera_pose(x, y, yaw))
-        colour, _ = self._gl.render(self.scene, flags=self._flags)
+        colour, self._depth = self._gl.render(self.scene, flags=self._flags)
         if out is None:
             return np.ascontiguousarray(colour)
         np.copyto(out, colour)
         return out
+
+    def masks(self, raised: float = 0.03) -> tuple[np.ndarray, np.ndarray]:
+        """(walls, ground) pixel masks of the last frame: drawn geometry more / less than ``raised`` m above
+        the ground, from the depth buffer (for fidelity measurements)."""
+        depth = self._depth
+        rows = np.arange(HEIGHT)[:, None] + 0.5
+        height = CAMERA_HEIGHT + (HEIGHT / 2 - rows) * depth / camera_matrix()[1, 1]
+        drawn = depth > 0
+        return drawn & (height > raised), drawn & (height <= raised)
 
     def close(self) -> None:
         self._gl.delete()

@@ -30,6 +30,8 @@ CAMERA_FORWARD = 0.45         # m ahead of the car's origin (model.sdf sensor po
 CAMERA_LEFT = 0.04            # m to the left
 CAMERA_HEIGHT = 0.104         # m above the ground: 0.10 in the link + the spawn's 0.004
 FAR_CLIP = 15.0               # m; nothing farther is drawn (Gazebo's clip), the sky shows instead
+NEAR_CLIP = 0.1               # m
+SUN_DIFFUSE = 0.8             # CustomRobots' sun model
 WALL_HEIGHT = 0.5             # m, every CustomRobots circuit
 FIELD_RES = 0.2               # m per field cell
 OUTSIDE = 1e3                 # field value far from the road: no line, beyond every wall
@@ -42,11 +44,12 @@ class Appearance:
     """Colours (RGB) and lighting; ``varied(seed)`` perturbs them for training robustness.
 
     Defaults: the mean colours of CustomRobots' textures and materials (Asphalt_New.jpg, Grass_Light_Green.jpg,
-    the red line's 1 0 0 diffuse, the walls' light grey)."""
+    the red line's 1 0 0 diffuse). The walls take the world's own colour and lighting (Track.light), scaled by
+    ``wall_brightness``."""
     asphalt: tuple[int, int, int] = (66, 61, 62)
     grass: tuple[int, int, int] = (138, 159, 69)
     red_line: tuple[int, int, int] = (250, 10, 10)
-    wall: tuple[int, int, int] = (235, 235, 235)
+    wall_brightness: float = 1.0
     sky_top: tuple[int, int, int] = (120, 160, 215)
     sky_horizon: tuple[int, int, int] = (200, 215, 235)
     brightness: float = 1.0
@@ -64,9 +67,20 @@ class Appearance:
 
         base = cls()
         return cls(asphalt=jitter(base.asphalt, 15, 4), grass=jitter(base.grass, 15, 8),
-                   red_line=jitter(base.red_line, 10, 6), wall=jitter(base.wall, 25, 6),
+                   red_line=jitter(base.red_line, 10, 6), wall_brightness=float(rng.uniform(0.75, 1.1)),
                    sky_top=jitter(base.sky_top, 20, 8), sky_horizon=jitter(base.sky_horizon, 15, 6),
                    brightness=float(rng.uniform(0.7, 1.25)), texture_noise=float(rng.uniform(3, 14)), seed=seed)
+
+
+def _clip_near(polygon: np.ndarray, near: float) -> np.ndarray:
+    """The part of a (forward, left) polygon at least ``near`` ahead of the camera (Sutherland-Hodgman)."""
+    out = []
+    for a, b in zip(polygon, np.roll(polygon, -1, axis=0)):
+        if a[0] >= near:
+            out.append(a)
+        if (a[0] >= near) != (b[0] >= near):
+            out.append(a + (b - a) * (near - a[0]) / (b[0] - a[0]))
+    return np.array(out).reshape(-1, 2)
 
 
 def camera_matrix() -> np.ndarray:
@@ -80,7 +94,8 @@ class GroundField:
 
     ``smooth``: room to the left wall, to the right wall (m, negative beyond it), grain; bilinear.
     ``line``: a, gu, gv with the signed distance to the red line (m, left positive) = a + gu * col + gv * row
-    for any fractional (col, row) in the cell: its nearest segment's line, exact near the red line."""
+    for any fractional (col, row) in the cell: the line's tangent at the cell centre's nearest point, within
+    a millimetre of the true distance near the line even in the tightest bends."""
     smooth: np.ndarray
     line: np.ndarray
     x0: float
@@ -105,7 +120,7 @@ def ground_field(track: Track, noise: float, seed: int) -> GroundField:
     r0 = np.round((y1 - start[:, 1]) / FIELD_RES).astype(np.int64)
     c0 = np.round((start[:, 0] - x0) / FIELD_RES).astype(np.int64)
     best = np.full(rows * cols, np.inf)
-    offset = np.zeros(rows * cols)
+    offset, along = np.zeros(rows * cols), np.zeros(rows * cols)
     index = np.zeros(rows * cols, np.int64)
     for chunk in np.array_split(np.arange(len(start)), max(1, len(start) // 256)):
         r, c = r0[chunk, None] + dr, c0[chunk, None] + dc                      # cells around each segment
@@ -119,11 +134,11 @@ def ground_field(track: Track, noise: float, seed: int) -> GroundField:
         cell, d = (r * cols + c)[ok], dist[ok]
         order = np.lexsort((d, cell))                      # per cell, the nearest segment first
         cell, first = np.unique(cell[order], return_index=True)
-        d, signed_best = d[order][first], signed[ok][order][first]
+        d, signed_best, t_best = d[order][first], signed[ok][order][first], t[ok][order][first]
         seg_index = np.broadcast_to(chunk[:, None], r.shape)[ok][order][first]
         closer = d < best[cell]
         best[cell[closer]], offset[cell[closer]] = d[closer], signed_best[closer]
-        index[cell[closer]] = seg_index[closer]
+        index[cell[closer]], along[cell[closer]] = seg_index[closer], t_best[closer]
     covered = np.isfinite(best)
     left = np.where(covered, track.walls[index, 0] - offset, -OUTSIDE)
     right = np.where(covered, track.walls[index, 1] + offset, -OUTSIDE)
@@ -131,10 +146,15 @@ def ground_field(track: Track, noise: float, seed: int) -> GroundField:
     grain = cv2.GaussianBlur(rng.normal(0, noise, (rows, cols)).astype(np.float32), (0, 0), 0.7) if noise > 0 \
         else np.zeros((rows, cols), np.float32)
     smooth = np.dstack([left.reshape(rows, cols), right.reshape(rows, cols), grain])
-    # the nearest segment's left normal, per cell step: one col is +res in x, one row is -res in y
-    normal = np.column_stack([-seg[:, 1], seg[:, 0]]) / np.sqrt(seg_len2)[:, None]
-    gu = np.where(covered, normal[index, 0] * FIELD_RES, 0.0)
-    gv = np.where(covered, -normal[index, 1] * FIELD_RES, 0.0)
+    # the line's left normal at the cell centre's foot (vertex normals interpolated along the segment, so
+    # neighbouring cells agree to a millimetre in bends), per cell step: a col is +res in x, a row -res in y
+    seg_normal = np.column_stack([-seg[:, 1], seg[:, 0]]) / np.sqrt(seg_len2)[:, None]
+    vertex = seg_normal + np.roll(seg_normal, 1, axis=0)
+    vertex /= np.linalg.norm(vertex, axis=1, keepdims=True)
+    foot = (1 - along)[:, None] * vertex[index] + along[:, None] * vertex[(index + 1) % len(vertex)]
+    foot /= np.maximum(np.linalg.norm(foot, axis=1, keepdims=True), 1e-12)
+    gu = np.where(covered, foot[:, 0] * FIELD_RES, 0.0)
+    gv = np.where(covered, -foot[:, 1] * FIELD_RES, 0.0)
     cell_rows, cell_cols = np.divmod(np.arange(rows * cols), cols)
     a = np.where(covered, offset - gu * cell_cols - gv * cell_rows, OUTSIDE)
     line = np.dstack([a.reshape(rows, cols), gu.reshape(rows, cols), gv.reshape(rows, cols)])
@@ -147,11 +167,22 @@ class Renderer:
         self.field = ground_field(track, appearance.texture_noise, appearance.seed)
         self._x0, self._y1 = self.field.x0, self.field.y1
         self._colours = {name: np.clip(np.array(getattr(appearance, name), np.float32) * appearance.brightness,
-                                       0, 255) for name in ("asphalt", "grass", "red_line", "wall")}
-        self._wall_colour = self._colours["wall"].astype(np.uint8)
+                                       0, 255) for name in ("asphalt", "grass", "red_line")}
+        light = track.light
+        self._wall_rgb = np.array(light.wall_colour)
+        self._wall_scale = 255 * appearance.brightness * appearance.wall_brightness
+        self._ambient = np.array(light.ambient)
+        self._sun = -np.array(light.sun_direction[:2]) if light.sun_direction else None   # towards the sun
         self._lut = self._colour_table()
         self._setup_rays()
         self._template = self._sky()
+        marks = track.markings
+        self._marks = np.concatenate([m.triangles for m in marks]) if marks else np.zeros((0, 3, 2))
+        self._mark_rgb = np.concatenate([np.tile(m.rgb, (len(m.triangles), 1)) for m in marks]) if marks \
+            else np.zeros((0, 3))
+        self._mark_height = np.concatenate([np.full(len(m.triangles), CAMERA_HEIGHT - m.z) for m in marks]) \
+            if marks else np.zeros(0)
+        self._mark_centres = self._marks.mean(axis=1)
 
     def _colour_table(self) -> np.ndarray:
         """Entries 0..SHADES-1: asphalt blending into the red line; SHADES: grass (cv2.LUT layout)."""
@@ -167,7 +198,7 @@ class Renderer:
         f = camera_matrix()[0, 0]
         self._f = f
         below = np.arange(HEIGHT // 2, HEIGHT) + 0.5 - HEIGHT / 2           # pixel centres below the horizon
-        forward = CAMERA_HEIGHT * f / below
+        forward = (CAMERA_HEIGHT - self.track.ground_z) * f / below
         keep = forward <= FAR_CLIP
         self._first = HEIGHT // 2 + int(np.argmax(keep))                   # first drawn ground row
         forward = forward[keep]
@@ -206,6 +237,7 @@ class Renderer:
         a, gu, gv = cv2.split(cv2.remap(self.field.line, map_u, map_v, cv2.INTER_NEAREST,
                                         borderMode=cv2.BORDER_CONSTANT, borderValue=(OUTSIDE, 0.0, 0.0)))
         offset = cv2.add(a, cv2.add(cv2.multiply(gu, map_u), cv2.multiply(gv, map_v)))
+        self._gradient, self._camera = (gu, gv), (cx, cy, c, s)     # the line's direction under each pixel, for the walls' shading
         return offset, room_left, room_right, grain
 
     def render(self, x: float, y: float, yaw: float, out: np.ndarray | None = None) -> np.ndarray:
@@ -222,12 +254,49 @@ class Renderer:
         image = self._template.copy() if out is None else out
         if out is not None:
             np.copyto(out[: self._first], self._template[: self._first])
-        image[self._first:] = cv2.add(ground, cv2.merge([grain, grain, grain]), dtype=cv2.CV_8U)
+        ground = cv2.add(ground, cv2.merge([grain, grain, grain]), dtype=cv2.CV_8U)
+        image[self._first:] = ground
+        self._wall_rows = None
+        if len(self._marks):   # markings under the red line's surface, the line over them, then those above
+            if self._draw_markings(image, above=False):
+                line = (index > 0) & (index < SHADES)
+                np.copyto(image[self._first:], ground, where=line[..., None])
+            self._draw_markings(image, above=True)
         if self.track.walled:
-            self._draw_walls(image, grass > 0, room)
+            self._draw_walls(image, grass > 0, room, room_left < room_right)
         return image
 
-    def _draw_walls(self, image: np.ndarray, beyond: np.ndarray, room: np.ndarray) -> None:
+    def _draw_markings(self, image: np.ndarray, above: bool) -> bool:
+        """Start lines and grid boxes lower than the red line (or, ``above``, higher): their triangles projected
+        onto the image, clipped at the near plane. True when any was in view."""
+        cx, cy, c, s = self._camera
+        rel = self._mark_centres - (cx, cy)
+        level = (self._mark_height < CAMERA_HEIGHT - self.track.ground_z) == above
+        near = np.flatnonzero((np.einsum("ij,ij->i", rel, rel) < (FAR_CLIP + 3.0) ** 2) & level)
+        for i in near:
+            d = self._marks[i] - (cx, cy)
+            fwd, left = d @ (c, s), d @ (-s, c)
+            polygon = _clip_near(np.column_stack([fwd, left]), NEAR_CLIP)
+            if len(polygon) < 3:
+                continue
+            u = WIDTH / 2 - self._f * polygon[:, 1] / polygon[:, 0]
+            v = HEIGHT / 2 + self._f * self._mark_height[i] / polygon[:, 0]
+            points = np.round(np.column_stack([u, v]) * 16).clip(-1e6, 1e6).astype(np.int32)
+            cv2.fillPoly(image, [points], tuple(int(v) for v in self._mark_rgb[i]), cv2.LINE_AA, shift=4)
+        return len(near) > 0
+
+    def _wall_colours(self, g: np.ndarray, columns: np.ndarray, left: np.ndarray) -> np.ndarray:
+        """(n, 3) uint8: the wall's colour under the world's ambient light and sun, by the way it faces."""
+        light = np.broadcast_to(self._ambient, (len(columns), 3)).copy()
+        if self._sun is not None:
+            gu, gv = (grad[g, columns] for grad in self._gradient)
+            facing = np.where(left[g, columns], -1.0, 1.0) / FIELD_RES       # the face looks into the road
+            lambert = facing * (gu * self._sun[0] - gv * self._sun[1])       # normal (gu, -gv) / res
+            light += SUN_DIFFUSE * np.clip(lambert, 0, None)[:, None]
+        # as Gazebo's fixed-function lighting: the lit material colour saturates at 1
+        return np.clip(np.minimum(self._wall_rgb * light, 1.0) * self._wall_scale, 0, 255).astype(np.uint8)
+
+    def _draw_walls(self, image: np.ndarray, beyond: np.ndarray, room: np.ndarray, left: np.ndarray) -> None:
         """Per column, the nearest ground point beyond a wall is the wall's foot; it rises WALL_HEIGHT."""
         columns = np.flatnonzero(beyond.any(axis=0))
         if columns.size == 0:
@@ -240,12 +309,25 @@ class Renderer:
         t = np.where(crossing, inside / np.maximum(inside - outside, 1e-6), 1.0)
         depth = np.where(crossing, self._forward[nearer] + t * (depth - self._forward[nearer]), depth)
         top = np.clip(np.round(HEIGHT / 2 - self._f * (WALL_HEIGHT - CAMERA_HEIGHT) / depth), 0, HEIGHT)
-        foot = np.clip(np.round(HEIGHT / 2 + self._f * CAMERA_HEIGHT / depth), 0, HEIGHT)
+        foot = np.clip(np.round(HEIGHT / 2 + self._f * (CAMERA_HEIGHT - self.track.ground_z) / depth), 0, HEIGHT)
         r0, r1 = int(top.min()), int(foot.max())
         rows = self._rows[r0:r1]
         mask = np.zeros((r1 - r0, WIDTH), bool)
         mask[:, columns] = (rows >= top[None, :]) & (rows < foot[None, :])
-        image[r0:r1][mask] = self._wall_colour
+        self._wall_rows = (r0, mask)
+        colours = np.zeros((WIDTH, 3), np.uint8)
+        colours[columns] = self._wall_colours(g, columns, left)
+        image[r0:r1][mask] = np.broadcast_to(colours[None], (r1 - r0, WIDTH, 3))[mask]
+
+    def masks(self) -> tuple[np.ndarray, np.ndarray]:
+        """(walls, ground) pixel masks of the last frame rendered (for fidelity measurements)."""
+        walls = np.zeros((HEIGHT, WIDTH), bool)
+        if self._wall_rows is not None:
+            r0, mask = self._wall_rows
+            walls[r0:r0 + len(mask)] = mask
+        ground = np.zeros((HEIGHT, WIDTH), bool)
+        ground[self._first:] = True
+        return walls, ground & ~walls
 
     def top_down(self, max_side: int = 1200) -> np.ndarray:
         """The whole circuit from above, scaled to at most ``max_side`` pixels (for docs and GUIs)."""
@@ -255,7 +337,7 @@ class Renderer:
         wall = beyond & (room > -0.3) if self.track.walled else np.zeros_like(beyond)
         image = np.where(beyond[..., None], col["grass"], col["asphalt"]) + self.field.smooth[..., 2:3]
         image[np.abs(self.field.offset_at_cells()) < max(self.track.red_line_width, FIELD_RES) / 2] = col["red_line"]
-        image[wall] = col["wall"]
+        image[wall] = np.clip(np.minimum(self._wall_rgb * self._ambient, 1.0) * self._wall_scale, 0, 255)
         image = np.clip(image, 0, 255).astype(np.uint8)
         h, w = image.shape[:2]
         scale = max_side / max(h, w)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..worlds.measure import Marking
 
 SPACING = 0.5            # metres between resampled centre-line points
 ROAD_WIDTH = 3.0         # m between the walls, as on the real circuits (2.4-3.3 m)
@@ -61,6 +62,14 @@ class Spawn:
     yaw: float
 
 
+@dataclass(frozen=True)
+class WorldLight:
+    """A Gazebo world's fixed lighting, and the colour of its walls (RGB 0..1)."""
+    ambient: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    sun_direction: tuple[float, float, float] | None = None
+    wall_colour: tuple[float, float, float] = (0.92, 0.92, 0.92)
+
+
 class Track:
     """A closed centre line in the driving direction, with the walls beside it.
 
@@ -70,13 +79,16 @@ class Track:
 
     def __init__(self, name: str, control_points: np.ndarray, width: float = ROAD_WIDTH,
                  walls: np.ndarray | None = None, walled: bool = True, spawn: Spawn | None = None,
-                 red_line_width: float = 0.1) -> None:
+                 red_line_width: float = 0.1, light: WorldLight = WorldLight(), ground_z: float = 0.0,
+                 markings: tuple[Marking, ...] = ()) -> None:
         pts = np.asarray(control_points, dtype=np.float64)
         if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < MIN_POINTS:
             raise ConfigError(f"circuit {name!r}: needs at least {MIN_POINTS} (x, y) points, got {len(pts)}")
         if not np.all(np.isfinite(pts)):
             raise ConfigError(f"circuit {name!r}: points must be finite numbers")
-        self.name, self.spawn, self.red_line_width = name, spawn, red_line_width
+        self.name, self.spawn, self.red_line_width, self.light = name, spawn, red_line_width, light
+        self.ground_z = ground_z      # height of the drawn road surface (the red line's), m
+        self.markings = markings      # start lines, grid boxes on the road
         self.control_points = pts
         dense = catmull_rom_closed(pts)
         self.points = resample_closed(dense, SPACING)

@@ -53,6 +53,13 @@ def circuit_data(name: str, world_path: Path) -> dict[str, Any]:
     return {"name": name, "world": world_path.name, "source": SOURCE.format(world=world_path.name),
             "spawn": {"x": x, "y": y, "yaw": yaw},
             "red_line_width_m": round(measured.red_line_width, 3), "wall_height_m": round(measured.wall_height, 3),
+            "red_line_z_m": round(measured.red_line_z, 4),
+            "markings": [{"rgb": list(m.rgb), "z_m": m.z,
+                          "triangles": [[round(float(v), 3) for v in t.ravel()] for t in m.triangles]}
+                         for m in measured.markings],
+            "light": {"ambient": [round(c, 3) for c in measured.ambient],
+                      "sun_direction": [round(c, 4) for c in measured.sun_direction] if measured.sun_direction else None,
+                      "wall_colour": [round(c, 3) for c in measured.wall_colour]},
             "length_m": round(measured.red_length, 1),
             "wall_readings_filled": {"left": gaps_left, "right": gaps_right},
             "columns": ["x", "y", "wall_left_m", "wall_right_m"],
