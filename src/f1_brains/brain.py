@@ -16,19 +16,10 @@ import yaml
 
 from . import paths
 from .backends import Backend, LoadOptions, load_backend
+from .commands import Decision, Limits
 from .errors import BadOutput, ConfigError, ModelLoadError
+from .explicit import ExplicitBrain, ExplicitParams
 from .model_card import ModelCard, card_path_for, dls_preset_for, dls_preset_name, preset
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Commands are clamped to min_v <= v <= max_v and |w| <= max_w."""
-    max_v: float = 24.0
-    min_v: float = 0.0
-    max_w: float = 7.1
-
-    def clamp(self, v: float, w: float) -> tuple[float, float]:
-        return min(max(v, self.min_v), self.max_v), min(max(w, -self.max_w), self.max_w)
 
 
 @dataclass(frozen=True)
@@ -103,18 +94,6 @@ def resolve_card(model: Path, card: str | None = None) -> ModelCard | None:
     return None
 
 
-@dataclass(frozen=True)
-class Decision:
-    """One frame's command and where its time went (seconds, perf_counter)."""
-    v: float
-    w: float
-    raw_v: float          # the network's (de-normalized) output before clamping
-    raw_w: float
-    preprocess_s: float
-    inference_s: float
-    postprocess_s: float
-
-
 class Brain:
     def __init__(self, card: ModelCard, backend: Backend, limits: Limits = Limits(), warmup: int = 10,
                  name: str = "") -> None:
@@ -184,6 +163,5 @@ def load_brain(name_or_path: str, **overrides: Any):
 
 def brain_from_spec(spec: BrainSpec):
     if spec.type == "explicit":
-        from .explicit import ExplicitBrain, ExplicitParams
         return ExplicitBrain(ExplicitParams.from_dict(spec.params, spec.name), spec.limits, spec.name)
     return Brain.from_spec(spec)

@@ -15,7 +15,7 @@ import rospy
 from cv_bridge import CvBridge
 from sensor_msgs.msg import Image
 
-from .node import CAMERA_TOPIC
+from .topics import CAMERA_TOPIC
 from .synthetic import road_frames
 
 

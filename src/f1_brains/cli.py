@@ -270,17 +270,17 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_pictures(args: argparse.Namespace) -> int:
-    from .sim import docs
-    for path in docs.pictures(Path(args.out)):
+    from .sim import showcase
+    for path in showcase.pictures(Path(args.out)):
         print(path)
     return 0
 
 
 def cmd_sim_bench(args: argparse.Namespace) -> int:
-    from .sim import docs
+    from .sim import showcase
     command = this_command("f1-brains sim-bench")
-    result = docs.sim_bench(frames=args.frames, customrobots=args.customrobots)
-    table = docs.sim_bench_markdown(result, command)
+    result = showcase.sim_bench(frames=args.frames, customrobots=args.customrobots)
+    table = showcase.sim_bench_markdown(result, command)
     print(table)
     write_outputs(args, table, {"command": command, **result})
     return 0

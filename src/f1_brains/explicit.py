@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .brain import Decision, Limits
+from .commands import Decision, Limits
 from .errors import BadImage, ConfigError
 
 HEIGHT, WIDTH = 480, 640

@@ -34,9 +34,7 @@ from .files import write_json_atomic
 from .laps import FrameSample, OdomSample
 from .recorder import LapRecorder, load_reference, run_metadata
 from .timing import format_table, summarize
-
-CAMERA_TOPIC = "/F1ROS/cameraL/image_raw"
-CMD_VEL_TOPIC = "/F1ROS/cmd_vel"
+from .topics import CAMERA_TOPIC, CMD_VEL_TOPIC
 
 
 @dataclass

@@ -1,0 +1,31 @@
+"""What every brain answers with: the speed limits it is held to and one frame's decision with its timings.
+
+Shared by the network Brain (brain.py) and the explicit brain (explicit.py), so neither imports the other's
+types; nothing here knows about ROS.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Commands are clamped to min_v <= v <= max_v and |w| <= max_w."""
+    max_v: float = 24.0
+    min_v: float = 0.0
+    max_w: float = 7.1
+
+    def clamp(self, v: float, w: float) -> tuple[float, float]:
+        return min(max(v, self.min_v), self.max_v), min(max(w, -self.max_w), self.max_w)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One frame's command and where its time went (seconds, perf_counter)."""
+    v: float
+    w: float
+    raw_v: float          # the network's (de-normalized) output before clamping
+    raw_w: float
+    preprocess_s: float
+    inference_s: float
+    postprocess_s: float
