@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .files import write_json_atomic
-from .report import COLUMNS, cells, fmt, markdown_table, save
+from .report import COLUMNS, cells, fmt, save
+from .tables import markdown_table
 
 SPEC = ("brain", "circuit", "mode", "repeat", "laps")
 SEEDS = ("average_speed", "deviation_mae_m", "bm_deviation_mae", "frequency_rt", "inference_mean_ms",

@@ -16,6 +16,7 @@ import numpy as np
 from . import paths
 from .errors import F1BrainsError
 from .host import versions
+from .tables import markdown_table
 
 def cmd_info(args: argparse.Namespace) -> int:
     from .backends import BACKENDS
@@ -133,28 +134,27 @@ def bench_markdown(rows: list[dict[str, Any]], command: str, baseline: str = "pi
     lines = [f"Measured with `{command}` on {platform.node()} ({platform.machine()}), "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; batch 1, real preprocessed frames. "
              f"Ratios: against {Path(base['model']).name}, measured in the same run.",
-             "Packages: " + ", ".join(f"{k} {v}" for k, v in versions().items()), "",
-             "| model | backend | precision | threads | size MB | first ms | n | mean ms | p50 ms | p90 ms | "
-             "p99 ms | max ms | p50 speed-up | preprocess p50 ms |", "|" + "---|" * 14]
-    for r in rows:
-        lines.append(f"| {Path(r['model']).name} | {r['backend']}{' (xla)' if r.get('xla') else ''} | "
-                     f"{r['precision']} | {r['threads']} | {r['size_mb']:.2f} | {r['first_inference_ms']:.1f} | "
-                     f"{r['n']} | {r['mean_ms']:.3f} | {r['p50_ms']:.3f} | {r['p90_ms']:.3f} | {r['p99_ms']:.3f} | "
-                     f"{r['max_ms']:.3f} | {base['p50_ms'] / r['p50_ms']:.2f}x | {r['preprocess_p50_ms']:.3f} |")
+             "Packages: " + ", ".join(f"{k} {v}" for k, v in versions().items()), ""]
+    lines.append(markdown_table(
+        ["model", "backend", "precision", "threads", "size MB", "first ms", "n", "mean ms", "p50 ms", "p90 ms",
+         "p99 ms", "max ms", "p50 speed-up", "preprocess p50 ms"],
+        [[Path(r["model"]).name, f"{r['backend']}{' (xla)' if r.get('xla') else ''}", r["precision"], r["threads"],
+          f"{r['size_mb']:.2f}", f"{r['first_inference_ms']:.1f}", r["n"], f"{r['mean_ms']:.3f}", f"{r['p50_ms']:.3f}",
+          f"{r['p90_ms']:.3f}", f"{r['p99_ms']:.3f}", f"{r['max_ms']:.3f}", f"{base['p50_ms'] / r['p50_ms']:.2f}x",
+          f"{r['preprocess_p50_ms']:.3f}"] for r in rows]).rstrip("\n"))
     lines += ["", f"Inference only (the backend's predict call); {rows[0]['warmup']} warm-up runs after the first "
               f"inference are excluded. The models are timed in turns of {TURN} runs, their order rotating, each "
               "turn after one untimed run, so the ratios hold on a busy machine. Preprocessing (crop, resize, "
               "normalize, layout) is timed separately."]
     if "mse_v" in base:
-        lines += ["", f"Offline evaluation on the held-out test set ({base['test_frames']} frames):", "",
-                  "| model | method | size MB | size vs base | gzip MB | MSE v (m/s)^2 | MSE w (rad/s)^2 | MSE normalized | "
-                  "MSE vs base | p50 ms | p50 speed-up |", "|" + "---|" * 11]
-        for r in rows:
-            lines.append(f"| {Path(r['model']).name} | {r.get('method') or r['precision']} | {r['size_mb']:.2f} | "
-                         f"{r['size_mb'] / base['size_mb']:.0%} | {r['gzip_mb']:.2f} | "
-                         f"{r['mse_v']:.5f} | {r['mse_w']:.6f} | {r['mse_normalized']:.3e} | "
-                         f"{r['mse_normalized'] / base['mse_normalized']:.3f}x | {r['p50_ms']:.3f} | "
-                         f"{base['p50_ms'] / r['p50_ms']:.2f}x |")
+        lines += ["", f"Offline evaluation on the held-out test set ({base['test_frames']} frames):", ""]
+        lines.append(markdown_table(
+            ["model", "method", "size MB", "size vs base", "gzip MB", "MSE v (m/s)^2", "MSE w (rad/s)^2",
+             "MSE normalized", "MSE vs base", "p50 ms", "p50 speed-up"],
+            [[Path(r["model"]).name, r.get("method") or r["precision"], f"{r['size_mb']:.2f}",
+              f"{r['size_mb'] / base['size_mb']:.0%}", f"{r['gzip_mb']:.2f}", f"{r['mse_v']:.5f}", f"{r['mse_w']:.6f}",
+              f"{r['mse_normalized']:.3e}", f"{r['mse_normalized'] / base['mse_normalized']:.3f}x",
+              f"{r['p50_ms']:.3f}", f"{base['p50_ms'] / r['p50_ms']:.2f}x"] for r in rows]).rstrip("\n"))
     return "\n".join(lines) + "\n"
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from .errors import ConfigError
 from .files import read_json
 from .recorder import SCHEMA_VERSION
+from .tables import markdown_table
 
 
 def load_run(path: str | Path) -> dict[str, Any]:
@@ -65,11 +66,6 @@ def cells(r: dict[str, Any]) -> list[str]:
     return [fmt(r["average_speed"], ".2f"), fmt(r["deviation_mae_m"], ".3f"), fmt(r["bm_deviation_mae"], ".2f"),
             fmt(r["frequency_rt"], ".1f"), f"{fmt(r['inference_p50_ms'], '.3f')} / {fmt(r['inference_p99_ms'], '.3f')}",
             fmt(r["latency_p99_ms"], ".3f"), fmt(r["real_time_factor"], ".2f")]
-
-
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
 
 
 def table(runs: list[dict[str, Any]]) -> str:

@@ -5,6 +5,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .tables import markdown_table
+
 STAT_KEYS = ("n", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "max_ms")
 
 
@@ -20,8 +22,6 @@ def summarize(seconds: Sequence[float]) -> dict[str, float]:
 
 def format_table(rows: dict[str, dict[str, float]], first_column: str = "stage") -> str:
     """A Markdown table, one row per named summary."""
-    head = f"| {first_column} | n | mean ms | p50 ms | p90 ms | p99 ms | max ms |"
-    lines = [head, "|" + "---|" * 7]
-    for name, s in rows.items():
-        lines.append(f"| {name} | {s['n']} | " + " | ".join(f"{s[k]:.3f}" for k in STAT_KEYS[1:]) + " |")
-    return "\n".join(lines)
+    return markdown_table([first_column, "n", "mean ms", "p50 ms", "p90 ms", "p99 ms", "max ms"],
+                          [[name, s["n"], *(f"{s[k]:.3f}" for k in STAT_KEYS[1:])] for name, s in rows.items()]
+                          ).rstrip("\n")

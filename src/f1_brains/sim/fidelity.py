@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from ..files import write_json_atomic
+from ..tables import markdown_table
 from ..worlds.import_circuits import WORLD_FILES, worlds_dir
 from . import circuits, offline
 from .renderer import Renderer
@@ -142,30 +143,36 @@ def markdown(result: dict[str, Any], command: str, pictures_rel: str = "fidelity
              "## Camera view: our built-in world against the real meshes at the same pose", "",
              "IoU of the red-line pixels and of the wall pixels between our field renderer (built-in circuit data) and "
              "pyrender drawing CustomRobots' meshes, over poses spread along the lap (seeded lateral offsets up to "
-             "0.3 m and heading offsets up to 0.1 rad); horizon row = the highest road row in the middle columns "
-             "(median). Goals: red IoU >= 0.9, wall IoU >= 0.85.", "",
-             "| circuit | poses | red-line IoU mean (min) | wall IoU mean (min) | horizon row ours / real |",
-             "|---|---|---|---|---|"]
-    for name, c in result["circuits"].items():
-        v = c["views"]
-        lines.append(f"| {name} | {v['poses']} | {v['red_iou_mean']:.3f} ({v['red_iou_min']:.3f}) | "
-                     f"{_fmt(v['wall_iou_mean'], '.3f')} ({_fmt(v['wall_iou_min'], '.3f')}) | "
-                     f"{v['horizon_ours']:.0f} / {v['horizon_real']:.0f} |")
-    lines += ["", "## BehaviorMetrics' perfect-lap bags against our centre lines", "",
-              "| circuit | odometry samples | median m | p90 m | max m |", "|---|---|---|---|---|"]
-    for name, c in result["circuits"].items():
-        b = c.get("bag")
-        lines.append(f"| {name} | {b['samples']} | {b['median_m']:.3f} | {b['p90_m']:.3f} | {b['max_m']:.3f} |"
-                     if b else f"| {name} | no bag | | | |")
-    if any("explicit_builtin" in c for c in result["circuits"].values()):
-        lines += ["", "## The explicit brain's lap (offline lockstep, 20 Hz camera)", "",
-                  "| circuit | world | end | lap s | mean abs offset m | max abs offset m |", "|---|---|---|---|---|---|"]
-        for name, c in result["circuits"].items():
-            for key, label in (("explicit_builtin", "built-in"), ("explicit_real_mesh", "real meshes")):
-                r = c[key]
-                lines.append(f"| {name} | {label} | {r['end_reason']} | {_fmt(r['lap_time_s'], '.1f')} | "
-                             f"{_fmt(r['mean_abs_offset_m'], '.3f')} | {_fmt(r['max_abs_offset_m'], '.3f')} |")
-    lines += ["", "## Side by side (left: ours, right: the real meshes)", ""]
+             "0.3 m and heading offsets up to 0.1 rad); horizon row = the highest ground row in the middle columns "
+             "(median; walls and ground from each renderer's geometry). Goals: red IoU >= 0.9, wall IoU >= 0.85.", ""]
+    runs = result["circuits"]
+
+    def view_row(name: str, v: dict[str, Any]) -> list[Any]:
+        return [name, v["poses"], f"{v['red_iou_mean']:.3f} ({v['red_iou_min']:.3f})",
+                f"{_fmt(v['wall_iou_mean'], '.3f')} ({_fmt(v['wall_iou_min'], '.3f')})",
+                f"{v['horizon_ours']:.0f} / {v['horizon_real']:.0f}"]
+
+    def bag_row(name: str, b: dict[str, Any] | None) -> list[Any]:
+        if not b:
+            return [name, "no bag", "", "", ""]
+        return [name, b["samples"], f"{b['median_m']:.3f}", f"{b['p90_m']:.3f}", f"{b['max_m']:.3f}"]
+
+    def lap_row(name: str, label: str, r: dict[str, Any]) -> list[Any]:
+        return [name, label, r["end_reason"], _fmt(r["lap_time_s"], ".1f"), _fmt(r["mean_abs_offset_m"], ".3f"),
+                _fmt(r["max_abs_offset_m"], ".3f")]
+
+    lines.append(markdown_table(["circuit", "poses", "red-line IoU mean (min)", "wall IoU mean (min)",
+                                 "horizon row ours / real"], [view_row(n, c["views"]) for n, c in runs.items()]))
+    lines += ["## BehaviorMetrics' perfect-lap bags against our centre lines", ""]
+    lines.append(markdown_table(["circuit", "odometry samples", "median m", "p90 m", "max m"],
+                                [bag_row(n, c.get("bag")) for n, c in runs.items()]))
+    if any("explicit_builtin" in c for c in runs.values()):
+        lines += ["## The explicit brain's lap (offline lockstep, 20 Hz camera)", ""]
+        lines.append(markdown_table(
+            ["circuit", "world", "end", "lap s", "mean abs offset m", "max abs offset m"],
+            [lap_row(n, label, c[key]) for n, c in runs.items()
+             for key, label in (("explicit_builtin", "built-in"), ("explicit_real_mesh", "real meshes"))]))
+    lines += ["## Side by side (left: ours, right: the real meshes)", ""]
     for name in result["circuits"]:
         lines.append(f"![{name}]({pictures_rel}/{name}.png)")
     return "\n".join(lines) + "\n"

@@ -31,6 +31,7 @@ from std_srvs.srv import Empty, EmptyResponse
 
 from ..errors import F1BrainsError
 from ..files import write_json_atomic
+from ..tables import markdown_table
 from . import circuits
 from .cameras import make_camera
 from .renderer import HEIGHT, WIDTH, Appearance, camera_matrix
@@ -272,15 +273,13 @@ class SimNode:
 def format_run(summary: dict[str, Any]) -> str:
     lines = [f"{summary['circuit']} ({summary['circuit_length_m']:.0f} m), {summary['mode']} mode: "
              f"{summary['end_reason']} after {summary['sim_time_s']:.1f} s sim, {summary['wall_time_s']:.1f} s wall, "
-             f"{summary['frames']} frames",
-             "| lap | time s | distance m | avg speed m/s | mean abs offset m | max abs offset m |",
-             "|---|---|---|---|---|---|"]
-    for i, lap in enumerate(summary["laps"], 1):
-        lines.append(f"| {i} | {lap['lap_time']:.2f} | {lap['distance']:.1f} | {lap['distance'] / lap['lap_time']:.2f} | "
-                     f"{lap['mean_abs_offset']:.3f} | {lap['max_abs_offset']:.3f} |")
+             f"{summary['frames']} frames"]
+    rows = [[i, f"{lap['lap_time']:.2f}", f"{lap['distance']:.1f}", f"{lap['distance'] / lap['lap_time']:.2f}",
+             f"{lap['mean_abs_offset']:.3f}", f"{lap['max_abs_offset']:.3f}"] for i, lap in enumerate(summary["laps"], 1)]
     if not summary["laps"]:
-        lines.append(f"| - | no lap completed ({summary['progress_m']:.0f} m driven along the line) | | | | |")
-    return "\n".join(lines)
+        rows.append(["-", f"no lap completed ({summary['progress_m']:.0f} m driven along the line)", "", "", "", ""])
+    header = ["lap", "time s", "distance m", "avg speed m/s", "mean abs offset m", "max abs offset m"]
+    return "\n".join(lines) + "\n" + markdown_table(header, rows).rstrip("\n")
 
 
 def main() -> int:

@@ -15,6 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..tables import markdown_table
 from . import circuits, offline
 from .renderer import Appearance, Renderer
 from .simulation import RunLimits
@@ -140,15 +141,13 @@ def sim_bench_markdown(result: dict[str, Any], command: str) -> str:
     lap_time = f"{lap['lap_time_s']:.2f}" if lap["lap_time_s"] is not None else f"none ({lap['end_reason']})"
     lines = [f"Measured with `{command}` on {result['host']}, {result['utc']}: one core (cv2.setNumThreads(1); "
              f"pyrender on Mesa llvmpipe through EGL for the real meshes), 640x480 frames at poses spread along "
-             f"each lap; one offline lockstep lap of {lap['circuit']} with the explicit brain.", "",
-             "| circuit | renderer | setup s | p50 / p90 / p99 ms | frames/s (p50; mean) |", "|---|---|---|---|---|"]
-    for key, label in (("render", "built-in (field)"), ("render_real_meshes", "real meshes (pyrender)")):
-        for name, r in result.get(key, {}).items():
-            lines.append(f"| {name} | {label} | {r['setup_s']:.2f} | {r['p50_ms']:.3f} / {r['p90_ms']:.3f} / "
-                         f"{r['p99_ms']:.3f} | {r['frames_per_s']:.0f}; {r['frames_per_s_mean']:.0f} |")
-    lines += ["", "| offline lap | value |", "|---|---|",
-              f"| lap time (sim s) | {lap_time} |",
-              f"| lap wall time s | {lap['wall_s']:.2f} |",
-              f"| laps per minute | {lap['laps_per_minute']:.1f} |",
-              f"| realtime factor | {lap['realtime_factor']:.1f}x |"]
-    return "\n".join(lines) + "\n"
+             f"each lap; one offline lockstep lap of {lap['circuit']} with the explicit brain.", ""]
+    renders = [[name, label, f"{r['setup_s']:.2f}", f"{r['p50_ms']:.3f} / {r['p90_ms']:.3f} / {r['p99_ms']:.3f}",
+                f"{r['frames_per_s']:.0f}; {r['frames_per_s_mean']:.0f}"]
+               for key, label in (("render", "built-in (field)"), ("render_real_meshes", "real meshes (pyrender)"))
+               for name, r in result.get(key, {}).items()]
+    laps = [["lap time (sim s)", lap_time], ["lap wall time s", f"{lap['wall_s']:.2f}"],
+            ["laps per minute", f"{lap['laps_per_minute']:.1f}"], ["realtime factor", f"{lap['realtime_factor']:.1f}x"]]
+    return "\n".join(lines) + "\n" + markdown_table(
+        ["circuit", "renderer", "setup s", "p50 / p90 / p99 ms", "frames/s (p50; mean)"], renders) + "\n" + \
+        markdown_table(["offline lap", "value"], laps)

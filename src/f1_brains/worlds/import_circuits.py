@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..tables import markdown_table
 from .gazebo_world import read_world
 from .measure import measure
 
@@ -86,12 +87,11 @@ def import_circuits(checkout: str | Path, out_dir: str | Path, names: list[str] 
 
 
 def format_summaries(summaries: list[dict]) -> str:
-    lines = ["| circuit | world | red line m | road between walls m (median, narrowest) | red line width m | "
-             "spawn x, y, yaw | wall readings interpolated (seams) |", "|---|---|---|---|---|---|---|"]
-    for s in summaries:
-        sp = s["spawn"]
-        lines.append(f"| {s['circuit']} | {s['world']} | {s['length_m']:.0f} | {s['road_between_walls_m']:.2f}, "
-                     f"{s['narrowest_m']:.2f} | {s['red_line_width_m']:.3f} | {sp['x']:.3f}, {sp['y']:.3f}, "
-                     f"{math.degrees(sp['yaw']):.0f} deg | {s['wall_readings_filled']['left']} left, "
-                     f"{s['wall_readings_filled']['right']} right |")
-    return "\n".join(lines)
+    header = ["circuit", "world", "red line m", "road between walls m (median, narrowest)", "red line width m",
+              "spawn x, y, yaw", "wall readings interpolated (seams)"]
+    return markdown_table(header, [
+        [s["circuit"], s["world"], f"{s['length_m']:.0f}", f"{s['road_between_walls_m']:.2f}, {s['narrowest_m']:.2f}",
+         f"{s['red_line_width_m']:.3f}",
+         f"{s['spawn']['x']:.3f}, {s['spawn']['y']:.3f}, {math.degrees(s['spawn']['yaw']):.0f} deg",
+         f"{s['wall_readings_filled']['left']} left, {s['wall_readings_filled']['right']} right"]
+        for s in summaries]).rstrip("\n")
