@@ -30,6 +30,12 @@ def test_circle_geometry(ring):
     assert (x, y) == pytest.approx((50, 0), abs=0.05) and heading == pytest.approx(math.pi / 2, abs=0.02)
 
 
+def test_steps_along_the_line_go_the_short_way_round(ring):
+    assert ring.step_along(ring.length - 1.0, 1.0) == pytest.approx(2.0)      # across the start, forwards
+    assert ring.step_along(1.0, ring.length - 1.0) == pytest.approx(-2.0)     # and backwards
+    assert ring.step_along(10.0, 13.5) == pytest.approx(3.5)
+
+
 def test_projection_is_exact_and_signed(ring):
     for angle in (0.3, 2.0, 4.4):
         for offset in (-2.5, 0.0, 1.7):   # positive: to the left of the driving direction (inside)

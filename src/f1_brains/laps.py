@@ -104,7 +104,7 @@ class LapSplitter:
             self._restart(sample, s, f"odometry jumped {jump:.1f} m in {dt:.2f} s (reset or teleport)")
             return None
         length = self.reference.length
-        ds = (s - self._last_s + length / 2) % length - length / 2
+        ds = self.reference.step_along(self._last_s, s)
         self._last_s = s
         if self._direction == 0 and abs(self._progress + ds) > 5.0:
             self._direction = 1 if self._progress + ds > 0 else -1

@@ -87,7 +87,7 @@ class Simulation:
 
     def _update_progress(self) -> None:
         p = self.track.project(self.car.x, self.car.y)
-        ds = (p.s - self._last_s + self.track.length / 2) % self.track.length - self.track.length / 2
+        ds = self.track.step_along(self._last_s, p.s)
         self._last_s = p.s
         self.progress += -ds if self.reverse else ds
         self.offset, self._s = p.offset, p.s

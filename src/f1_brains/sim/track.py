@@ -136,6 +136,10 @@ class Track:
         _, s, offset, heading = best
         return Projection(s, offset, heading)
 
+    def step_along(self, s_from: float, s_to: float) -> float:
+        """Signed metres along the line from arc length ``s_from`` to ``s_to``, the short way round the loop."""
+        return (s_to - s_from + self.length / 2) % self.length - self.length / 2
+
     def walls_at(self, s: float) -> tuple[float, float]:
         """Metres from the centre line to the left and right wall (or road edge) at arc length ``s``."""
         i = int(np.searchsorted(self.s, s % self.length, side="right") - 1)
