@@ -204,7 +204,7 @@ def test_a_road_without_walls_shows_the_grass(tmp_path):
     assert load_points_file(path, road_width=6.0, walled=True).walled
 
 
-def test_rendering_speed_is_not_a_test_but_big_circuits_are_refused():
+def test_circuits_too_large_to_render_are_refused():
     huge = Track("huge", circle(radius=2500.0, n=64))
     with pytest.raises(ConfigError, match="too large to render"):
         Renderer(huge)

@@ -297,8 +297,14 @@ def cmd_world_import(args: argparse.Namespace) -> int:
 
 
 def cmd_fidelity(args: argparse.Namespace) -> int:
+    from .recorder import load_reference
     from .sim import fidelity
-    result = fidelity.fidelity(args.customrobots, args.bags, args.out, args.poses, args.seed, args.circuits,
+    bags = {}
+    for name, stem in fidelity.BAG_NAMES.items():          # BM's perfect-lap bags, where the folder has them
+        bag = Path(args.bags or "") / f"lap-{stem}.bag"
+        if args.bags and bag.is_file():
+            bags[name] = load_reference(bag=str(bag))[1]
+    result = fidelity.fidelity(args.customrobots, bags, args.out, args.poses, args.seed, args.circuits,
                                laps=not args.no_laps)
     markdown = Path(args.markdown) if args.markdown else Path(args.out).with_suffix(".md")
     rel = Path(args.out).resolve().relative_to(markdown.resolve().parent) \

@@ -36,35 +36,34 @@ def _data(name: str) -> dict:
         raise ConfigError(f"circuit data {path} cannot be read: {e} (reinstall the package)") from None
 
 
+def track_from_data(name: str, data: dict) -> Track:
+    """A Track from a circuit's measured data (a circuit_data file, or a .world measured at load)."""
+    rows = np.asarray(data["points"], dtype=np.float64)
+    walls = rows[:, 2:4]
+    walled = not np.isnan(walls).any()           # a world without collision meshes has no walls
+    light = data["light"]
+    return Track(name, rows[:, :2], walls=walls if walled else None, walled=walled, spawn=Spawn(**data["spawn"]),
+                 red_line_width=data["red_line_width_m"], ground_z=data["red_line_z_m"],
+                 light=WorldLight(tuple(light["ambient"]), tuple(light["sun_direction"]) if light["sun_direction"]
+                                  else None, tuple(light["wall_colour"])),
+                 markings=tuple(Marking(tuple(m["rgb"]), m["z_m"], np.array(m["triangles"]).reshape(-1, 3, 2))
+                                for m in data["markings"]))
+
+
 def named(name: str) -> Track:
     name = canonical(name)
     if name not in CIRCUITS:
         raise ConfigError(f"unknown circuit {name!r}; known: {', '.join(CIRCUITS)} (BehaviorMetrics' "
                           f"{', '.join(ALIASES)} too), or a points file")
-    data = _data(name)
-    rows = np.asarray(data["points"], dtype=np.float64)
-    spawn = Spawn(**data["spawn"])
-    light = data["light"]
-    return Track(name, rows[:, :2], walls=rows[:, 2:4], spawn=spawn, red_line_width=data["red_line_width_m"],
-                 light=WorldLight(tuple(light["ambient"]), tuple(light["sun_direction"]) if light["sun_direction"]
-                                  else None, tuple(light["wall_colour"])), ground_z=data["red_line_z_m"],
-                 markings=tuple(Marking(tuple(m["rgb"]), m["z_m"], np.array(m["triangles"]).reshape(-1, 3, 2))
-                                for m in data["markings"]))
+    return track_from_data(name, _data(name))
 
 
 def from_world(path: str | Path) -> Track:
-    """The circuit of a CustomRobots ``.world`` file, measured from its meshes where the user has them."""
-    from ..worlds.gazebo_world import read_world
-    from ..worlds.import_circuits import fill_gaps
-    from ..worlds.measure import measure
-    measured = measure(read_world(path))
-    walls = np.column_stack([fill_gaps(measured.walls[:, k])[0] for k in (0, 1)])
-    walled = not np.isnan(walls).any()
-    x, y, yaw = measured.spawn
-    return Track(Path(path).stem, measured.centre_line, walls=walls if walled else None, walled=walled,
-                 spawn=Spawn(x, y, yaw), red_line_width=measured.red_line_width,
-                 light=WorldLight(measured.ambient, measured.sun_direction, measured.wall_colour),
-                 ground_z=measured.red_line_z, markings=tuple(measured.markings))
+    """The circuit of a CustomRobots ``.world`` file, measured from its meshes where the user has them, exactly
+    as `f1-brains world-import` measures the built-in ones."""
+    from ..worlds.import_circuits import circuit_data
+    path = Path(path)
+    return track_from_data(path.stem, circuit_data(path.stem, path))
 
 
 def load(circuit: str, road_width: float | None = None, walled: bool | None = None) -> Track:

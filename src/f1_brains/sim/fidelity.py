@@ -88,12 +88,8 @@ def compare_views(name: str, world: Path, poses: int, seed: int, pictures: Path 
             "picture": str(picture) if picture else None}
 
 
-def bag_distance(name: str, bags: Path) -> dict[str, float] | None:
-    from ..recorder import load_reference   # noqa: PLC0415
-    bag = bags / f"lap-{BAG_NAMES[name]}.bag"
-    if not bag.is_file():
-        return None
-    _, points = load_reference(bag=str(bag))
+def bag_distance(name: str, points: np.ndarray) -> dict[str, float]:
+    """How far BehaviorMetrics' perfect-lap odometry ``points`` lie from our centre line of ``name``."""
     track = circuits.named(name)
     d = np.array([abs(track.project(x, y).offset) for x, y in points])
     return {"median_m": float(np.median(d)), "p90_m": float(np.percentile(d, 90)), "max_m": float(d.max()),
@@ -110,8 +106,9 @@ def explicit_lap(track, renderer) -> dict[str, Any]:
             "max_abs_offset_m": lap.max_abs_offset if lap else None, "wall_s": time.perf_counter() - t}
 
 
-def fidelity(customrobots: str | Path, bags: str | Path | None, out_dir: str | Path, poses: int = 50,
+def fidelity(customrobots: str | Path, bags: dict[str, np.ndarray], out_dir: str | Path, poses: int = 50,
              seed: int = 0, names: list[str] | None = None, laps: bool = True) -> dict[str, Any]:
+    """``bags``: circuit -> BehaviorMetrics' perfect-lap odometry points (x, y), where there is one."""
     from tqdm import tqdm   # noqa: PLC0415
     from .mesh_renderer import MeshRenderer   # noqa: PLC0415
     folder = worlds_dir(customrobots)
@@ -121,7 +118,7 @@ def fidelity(customrobots: str | Path, bags: str | Path | None, out_dir: str | P
     for name in tqdm(names or list(WORLD_FILES), desc="fidelity", unit="circuit", file=sys.stderr):
         world = folder / WORLD_FILES[name]
         entry: dict[str, Any] = {"world": world.name, "views": compare_views(name, world, poses, seed, out)}
-        entry["bag"] = bag_distance(name, Path(bags)) if bags else None
+        entry["bag"] = bag_distance(name, bags[name]) if name in bags else None
         if laps:
             track = circuits.named(name)
             entry["explicit_builtin"] = explicit_lap(track, Renderer(track))

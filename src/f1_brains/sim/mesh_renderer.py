@@ -17,11 +17,10 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..worlds.collada import MeshPart
-from ..worlds.gazebo_world import GazeboWorld, read_world
+from ..worlds.gazebo_world import SUN_DIFFUSE, GazeboWorld, read_world
 from ..worlds.measure import placed_triangles
 from .renderer import CAMERA_FORWARD, CAMERA_HEIGHT, CAMERA_LEFT, FAR_CLIP, HEIGHT, NEAR_CLIP, WIDTH, camera_matrix
 
-SUN_DIFFUSE = 0.8                    # CustomRobots' sun model
 SKY = (0.70, 0.78, 0.90)             # background where nothing is drawn (beyond the far clip)
 GL_PLATFORMS = ("egl", "osmesa")
 

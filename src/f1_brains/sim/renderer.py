@@ -5,8 +5,8 @@ ground, level, 90 degrees wide, 640x480, clip 0.1-15 m.
 
 The circuit is turned once into coarse fields over the ground (every ``FIELD_RES`` m): the room left to
 the left and to the right wall (negative beyond it) and a world-fixed grain, which vary smoothly and are
-sampled bilinearly; and, per cell, the red line's nearest segment as a linear function of position, which
-gives the signed distance to the line exactly at any point of the cell (OpenCV's bilinear sampling works
+sampled bilinearly; and, per cell, the red line's tangent at the cell's nearest point as a linear function
+of position, which gives the signed distance to the line to a millimetre anywhere in the cell (OpenCV's bilinear sampling works
 in 1/32 cell steps, too coarse for a 0.1 m line seen from 0.1 m above it). For a level pinhole camera
 every pixel below the horizon looks at a fixed ground point in the car's frame, so a frame is one affine
 map of those points and two ``cv2.remap``; colours follow from the distances (the red line anti-aliased
@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from ..worlds.gazebo_world import SUN_DIFFUSE
 from .track import Track
 
 WIDTH, HEIGHT = 640, 480
@@ -31,7 +32,6 @@ CAMERA_LEFT = 0.04            # m to the left
 CAMERA_HEIGHT = 0.104         # m above the ground: 0.10 in the link + the spawn's 0.004
 FAR_CLIP = 15.0               # m; nothing farther is drawn (Gazebo's clip), the sky shows instead
 NEAR_CLIP = 0.1               # m
-SUN_DIFFUSE = 0.8             # CustomRobots' sun model
 WALL_HEIGHT = 0.5             # m, every CustomRobots circuit
 FIELD_RES = 0.2               # m per field cell
 OUTSIDE = 1e3                 # field value far from the road: no line, beyond every wall

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import ConfigError
 
 CAR_MODEL = "f1_renault"
+SUN_DIFFUSE = 0.8     # CustomRobots' sun model: <diffuse>0.8 0.8 0.8</diffuse>
 
 
 @dataclass(frozen=True)

@@ -33,23 +33,9 @@ def worlds_dir(checkout: str | Path) -> Path:
     raise ConfigError(f"{base}: no CustomRobots F1 worlds here (looked for f1/worlds/simple_circuit.world)")
 
 
-def fill_gaps(values: np.ndarray) -> tuple[np.ndarray, int]:
-    """NaNs (a ray through a seam of the wall mesh) interpolated from their neighbours around the loop; with their count."""
-    values = values.copy()
-    missing = np.isnan(values)
-    if missing.all():
-        return values, int(missing.sum())
-    index = np.arange(len(values))
-    good = index[~missing]
-    period = len(values)
-    values[missing] = np.interp(index[missing], good, values[good], period=period)
-    return values, int(missing.sum())
-
-
 def circuit_data(name: str, world_path: Path) -> dict[str, Any]:
+    """What the simulator needs of a world, as the circuit data files hold it (sim/circuits.track_from_data)."""
     measured = measure(read_world(world_path))
-    left, gaps_left = fill_gaps(measured.walls[:, 0])
-    right, gaps_right = fill_gaps(measured.walls[:, 1])
     x, y, yaw = measured.spawn
     return {"name": name, "world": world_path.name, "source": SOURCE.format(world=world_path.name),
             "spawn": {"x": x, "y": y, "yaw": yaw},
@@ -62,10 +48,10 @@ def circuit_data(name: str, world_path: Path) -> dict[str, Any]:
                       "sun_direction": [round(c, 4) for c in measured.sun_direction] if measured.sun_direction else None,
                       "wall_colour": [round(c, 3) for c in measured.wall_colour]},
             "length_m": round(measured.red_length, 1),
-            "wall_readings_filled": {"left": gaps_left, "right": gaps_right},
+            "wall_readings_filled": dict(zip(("left", "right"), measured.walls_filled)),
             "columns": ["x", "y", "wall_left_m", "wall_right_m"],
             "points": [[round(float(a), 3) for a in row]
-                       for row in np.column_stack([measured.centre_line, left, right])]}
+                       for row in np.column_stack([measured.centre_line, measured.walls])]}
 
 
 def import_circuits(checkout: str | Path, out_dir: str | Path, names: list[str] | None = None) -> list[dict]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .collada import MeshPart, read_triangles
-from .gazebo_world import GazeboWorld, PlacedMesh
+from .gazebo_world import SUN_DIFFUSE, GazeboWorld, PlacedMesh
 
 GRID = 0.04            # m per raster cell
 STEP = 0.5             # m between centre-line points
@@ -231,7 +231,8 @@ def road_markings(parts: list[MeshPart], line: np.ndarray, walls: np.ndarray, li
 @dataclass
 class MeasuredCircuit:
     centre_line: np.ndarray        # (n, 2) m, driving direction
-    walls: np.ndarray              # (n, 2) m to the left / right wall face, NaN where none
+    walls: np.ndarray              # (n, 2) m to the left / right wall face (seams filled), NaN where none
+    walls_filled: tuple[int, int]  # readings through a seam of the wall mesh, filled from their neighbours
     spawn: tuple[float, float, float]
     red_line_width: float
     wall_height: float
@@ -255,19 +256,32 @@ def wall_colour(parts: list[MeshPart]) -> tuple[float, float, float]:
     return tuple(float(c) for c in total / weight) if weight else (1.0, 1.0, 1.0)
 
 
+def fill_gaps(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """NaNs (a ray through a seam of the wall mesh) interpolated from their neighbours around the loop; with their
+    count. All NaN (no walls) stays NaN."""
+    values = values.copy()
+    missing = np.isnan(values)
+    if missing.all():
+        return values, int(missing.sum())
+    index = np.arange(len(values))
+    values[missing] = np.interp(index[missing], index[~missing], values[~missing], period=len(values))
+    return values, int(missing.sum())
+
+
 def measure(world: GazeboWorld) -> MeasuredCircuit:
-    visual = [p for m in world.meshes if m.role == "visual" for p in placed_triangles(m)]
+    parts = {id(m): placed_triangles(m) for m in world.meshes}        # every mesh file read once
+    visual = [p for m in world.meshes if m.role == "visual" for p in parts[id(m)]]
     red = [p.triangles for p in visual if is_red(p)]
     if not red:
         raise ConfigError(f"world {world.path}: no red-material triangles in its meshes "
                           f"({', '.join(sorted({m.path.name for m in world.meshes if m.role == 'visual'}))})")
     red_tris = np.concatenate(red)
-    walls = [p.triangles for m in world.meshes if m.role == "collision" for p in placed_triangles(m)]
+    walls = [p.triangles for m in world.meshes if m.role == "collision" for p in parts[id(m)]]
     wall_files = {m.path for m in world.meshes if m.role == "collision"}
     sun_z = -world.sun_direction[2] if world.sun_direction else 0.0
-    floor_light = float(np.mean(world.ambient)) + 0.8 * max(0.0, sun_z)
+    floor_light = float(np.mean(world.ambient)) + SUN_DIFFUSE * max(0.0, sun_z)
     wall_look = wall_colour([p for m in world.meshes if m.role == "visual" and m.path in wall_files
-                             for p in placed_triangles(m) if np.ptp(p.triangles[..., 2]) >= MIN_WALL_HEIGHT])
+                             for p in parts[id(m)] if np.ptp(p.triangles[..., 2]) >= MIN_WALL_HEIGHT])
     wall_tris = np.concatenate(walls) if walls else np.zeros((0, 3, 3))
     wall_tris = wall_tris[np.ptp(wall_tris[..., 2], axis=1) >= MIN_WALL_HEIGHT] if len(wall_tris) else wall_tris
     everything = np.concatenate([red_tris, wall_tris]) if len(wall_tris) else red_tris
@@ -285,6 +299,8 @@ def measure(world: GazeboWorld) -> MeasuredCircuit:
     area = max(area[area > 0].sum(), -area[area < 0].sum())
     length = float(np.hypot(*np.diff(np.vstack([line, line[:1]]), axis=0).T).sum())
     height = float(np.median(np.ptp(wall_tris[..., 2], axis=1))) if len(wall_tris) else 0.0
-    return MeasuredCircuit(line, wall_d, (spawn.x, spawn.y, spawn.yaw), float(area / length), height, length,
+    (left, filled_left), (right, filled_right) = fill_gaps(wall_d[:, 0]), fill_gaps(wall_d[:, 1])
+    return MeasuredCircuit(line, np.column_stack([left, right]), (filled_left, filled_right),
+                           (spawn.x, spawn.y, spawn.yaw), float(area / length), height, length,
                            wall_look, tuple(world.ambient), world.sun_direction, float(np.median(red_tris[..., 2])),
                            road_markings(visual, line, wall_d, floor_light, float(area / length)))
