@@ -5,7 +5,7 @@ which the bootstrap does so that the ``f1-brains`` command exists in the venv).
 """
 from setuptools import find_packages, setup
 
-PACKAGE_DATA = {"f1_brains.sim": ["circuit_data/*.json"]}   # the real circuits, measured (world-import)
+PACKAGE_DATA = {"f1_brains.worlds": ["circuit_data/*.json"]}   # the real circuits, measured (world-import)
 
 try:  # catkin reads the version and metadata from package.xml
     from catkin_pkg.python_setup import generate_distutils_setup

@@ -28,7 +28,7 @@ def _make_f1_brains_importable() -> None:
 
 _make_f1_brains_importable()
 
-from f1_brains.behaviormetrics import BehaviorMetricsBrain, bm_model_dirs  # noqa: E402
+from f1_brains.ros.behaviormetrics import BehaviorMetricsBrain, bm_model_dirs  # noqa: E402
 
 
 class Brain(BehaviorMetricsBrain):

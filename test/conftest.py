@@ -30,7 +30,7 @@ def exported(reference_model, tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def frames() -> list[np.ndarray]:
-    from f1_brains.synthetic import road_frames
+    from f1_brains.core.synthetic import road_frames
     return road_frames(6, seed=11)
 
 
@@ -39,7 +39,7 @@ def reference_outputs(reference_model, frames) -> np.ndarray:
     """The float PyTorch outputs (normalized v, w) for ``frames``: what every backend must reproduce."""
     import torch
 
-    from f1_brains.model_card import ModelCard
+    from f1_brains.core.model_card import ModelCard
     card = ModelCard()   # NCHW, the PyTorch layout
     with torch.no_grad():
         return np.concatenate([reference_model(torch.from_numpy(card.preprocess(f))).numpy() for f in frames])
@@ -65,6 +65,7 @@ def ros_env(tmp_path: Path) -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
     env["ROS_PACKAGE_PATH"] = ":".join(p for p in (str(REPO), env.get("ROS_PACKAGE_PATH")) if p)
     env["ROS_HOME"] = str(tmp_path / "ros")
+    env["PYTHONFAULTHANDLER"] = "1"   # a node that crashes in native code prints its Python stacks
     return env
 
 

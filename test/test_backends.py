@@ -5,10 +5,17 @@ import shutil
 import numpy as np
 import pytest
 
-from f1_brains.backends import BACKENDS, LoadOptions, backend_class, backend_for_artifact, load_backend
-from f1_brains.backends.tf_trt import TFTRTBackend, convert, tf_trt_problem
+from f1_brains.core.backends import (
+    BACKENDS,
+    LoadOptions,
+    backend_class,
+    backend_for_artifact,
+    load_backend,
+)
+from f1_brains.core.backends.base import is_gpu, normalize_device
+from f1_brains.core.backends.tf_trt import TFTRTBackend, convert, tf_trt_problem
+from f1_brains.core.model_card import ModelCard, card_path_for
 from f1_brains.errors import BackendUnavailable, ConfigError, ModelLoadError
-from f1_brains.model_card import ModelCard, card_path_for
 
 # Normalized-output tolerances against the float PyTorch reference (outputs span about 0.1..0.4 here).
 # Float formats run the same function, so only summation order differs; int8 formats quantize
@@ -29,7 +36,7 @@ def test_backend_matches_float_reference(fmt, exported, frames, reference_output
     outputs = np.concatenate([backend.predict(card.preprocess(f)) for f in frames])
     assert outputs.shape == reference_outputs.shape and outputs.dtype == np.float32
     np.testing.assert_allclose(outputs, reference_outputs, atol=TOLERANCE[fmt], rtol=0)
-    assert backend.device == "cpu"
+    assert backend.device == "cpu" and backend.describe()["accelerator"] is None
     assert backend.describe()["backend"] == EXPECTED_BACKEND[fmt]
 
 
@@ -105,6 +112,8 @@ def test_gpu_request_without_gpu_is_a_clear_error(fmt, match, exported):
 def test_unknown_device_and_backend_names(exported):
     with pytest.raises(BackendUnavailable, match="unknown device 'tpu'"):
         load_backend(exported["onnx"], options=LoadOptions(device="tpu"))
+    with pytest.raises(BackendUnavailable, match="onnxruntime: unknown device 'tensorrt'.*TensorRT is a backend option"):
+        load_backend(exported["onnx"], options=LoadOptions(device="tensorrt"))
     with pytest.raises(ConfigError, match="unknown backend 'tensorflow_magic'.*onnxruntime"):
         load_backend(exported["onnx"], "tensorflow_magic")
 
@@ -151,3 +160,35 @@ def test_tf_trt_converts_and_matches_reference(precision, exported, frames, refe
     card = ModelCard.load(card_path_for(exported["saved_model"]))
     outputs = np.concatenate([backend.predict(card.preprocess(f)) for f in frames])
     np.testing.assert_allclose(outputs, reference_outputs, atol=1e-3 if precision == "FP32" else 2e-2, rtol=0)
+
+
+def test_one_device_model():
+    """cpu or cuda:N, whatever spelling comes in; accelerators are backend options, so they are no GPU names."""
+    assert [normalize_device(d) for d in ("cpu", "CPU", "cuda", "gpu", "cuda:1", "gpu:2")] == \
+        ["cpu", "cpu", "cuda:0", "cuda:0", "cuda:1", "cuda:2"]
+    for bad in ("tensorrt", "tensorrt:0", "cuda:x", "cpu:0", ""):
+        with pytest.raises(BackendUnavailable, match="unknown device"):
+            normalize_device(bad)
+    assert [is_gpu(d) for d in ("cpu", "cuda", "cuda:1", "gpu", "tensorrt", "openvino")] == \
+        [False, True, True, True, False, False]
+    for name in BACKENDS:
+        cls = backend_class(name)
+        if cls.unavailable_reason() is None:
+            assert set(cls.usable_devices()) <= {"cpu", "cuda"} and "tensorrt" not in cls.usable_devices()
+
+
+def test_process_wide_thread_settings_stay_with_their_backend(exported, frames):
+    """torch's thread count is process-wide: each TorchScript backend puts its own back before it runs, and
+    describe() reports the setting in effect."""
+    import torch
+    card = ModelCard.load(card_path_for(exported["torchscript"]))
+    x = card.preprocess(frames[0])
+    before = torch.get_num_threads()
+    try:
+        one = load_backend(exported["torchscript"], options=LoadOptions(threads=1))
+        two = load_backend(exported["torchscript"], options=LoadOptions(threads=2))
+        assert torch.get_num_threads() == 2 and two.describe()["threads"] == 2
+        one.predict(x)
+        assert torch.get_num_threads() == 1 and one.describe()["threads"] == 1
+    finally:
+        torch.set_num_threads(before)

@@ -5,19 +5,29 @@ import importlib.util
 import json
 import shutil
 import subprocess
-from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
-
 from conftest import REPO, free_port, ros_env
-from f1_brains.behaviormetrics import bm_model_dirs, card_from_parameters, spec_for_model
-from f1_brains.brain import Brain, BrainSpec
+
+from f1_brains.core.brain import Brain, BrainSpec
+from f1_brains.core.model_card import (
+    DLS_RANGES,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ModelCard,
+    dls_preset_for,
+    preset,
+)
+from f1_brains.core.synthetic import road_frames
 from f1_brains.errors import BackendUnavailable, ConfigError, ModelLoadError
-from f1_brains.model_card import DLS_RANGES, IMAGENET_MEAN, IMAGENET_STD, ModelCard, dls_preset_for, preset
-from f1_brains.synthetic import road_frames
+from f1_brains.ros.behaviormetrics import (
+    bm_model_dirs,
+    card_from_parameters,
+    spec_for_model,
+)
 
 SHIM = REPO / "brains/brain_f1_brains.py"
 V0, V1 = DLS_RANGES["v"]
@@ -112,7 +122,7 @@ def test_suddenness_uses_the_networks_raw_outputs_as_bm_does(shim, frames):
         camera.image = SimpleNamespace(data=frame)
         brain.execute()
         d = brain.brain.step(frame)
-        outs.append(((d.raw_v - v0) / (v1 - v0), (d.raw_w - w0) / (w1 - w0)))   # de-normalization undone
+        outs.append(((d.unclamped_v - v0) / (v1 - v0), (d.unclamped_w - w0) / (w1 - w0)))   # de-normalization undone
     expected = [float(np.linalg.norm(np.subtract(b, a))) for a, b in zip(outs, outs[1:])]
     assert brain.suddenness_distance == pytest.approx(expected, abs=1e-6)
 
@@ -250,7 +260,11 @@ def dls_artifacts(reference_model, exported, tmp_path_factory):
     """Traced TorchScript .pth (1x3x66x200 example) of the float, dynamic/static quantized, QAT and pruned
     PilotNet, and a full-integer .tflite with uint8 input and output; none has a card."""
     import torch
-    from torch.ao.quantization import get_default_qat_qconfig_mapping, get_default_qconfig_mapping, quantize_dynamic
+    from torch.ao.quantization import (
+        get_default_qat_qconfig_mapping,
+        get_default_qconfig_mapping,
+        quantize_dynamic,
+    )
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx, prepare_qat_fx
     from torch.nn.utils import prune
 

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import yaml
 
-from f1_brains import paths
-from f1_brains.backends import load_backend
-from f1_brains.brain import Brain, BrainSpec, Limits, load_brain
+from f1_brains.core.backends import load_backend
+from f1_brains.core.brain import Brain, BrainSpec, Limits, load_brain
+from f1_brains.core.model_card import InputSpec, ModelCard
 from f1_brains.errors import BadImage, BadOutput, ConfigError, ModelLoadError
-from f1_brains.model_card import InputSpec, ModelCard
+from f1_brains.util import paths
 
 
 def spec_for(path: Path, **extra) -> BrainSpec:
@@ -21,7 +21,7 @@ def test_brain_step_matches_the_network_and_reports_timings(exported, frames, re
     d = brain.step(frames[0])
     expected = brain.card.postprocess(reference_outputs[0])
     assert (d.v, d.w) == pytest.approx(expected, abs=1e-3)
-    assert (d.raw_v, d.raw_w) == pytest.approx(expected, abs=1e-3)
+    assert (d.unclamped_v, d.unclamped_w) == pytest.approx(expected, abs=1e-3)
     assert d.preprocess_s > 0 and d.inference_s > 0 and d.postprocess_s >= 0
     assert brain.first_inference_s > 0 and brain.warmup == 10
 
@@ -29,8 +29,8 @@ def test_brain_step_matches_the_network_and_reports_timings(exported, frames, re
 def test_commands_are_clamped_to_the_limits(exported, frames):
     brain = Brain.from_spec(spec_for(exported["onnx"], limits={"max_v": 7.0, "max_w": 0.001, "min_v": 0.0}))
     d = brain.step(frames[0])
-    assert d.v == 7.0 and d.raw_v > 7.0       # the untrained network asks for about 9 m/s
-    assert abs(d.w) <= 0.001 and abs(d.raw_w) > 0.001
+    assert d.v == 7.0 and d.unclamped_v > 7.0       # the untrained network asks for about 9 m/s
+    assert abs(d.w) <= 0.001 and abs(d.unclamped_w) > 0.001
     assert Limits(max_v=5, min_v=1, max_w=2).clamp(-3, -9) == (1, -2)
 
 

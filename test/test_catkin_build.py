@@ -29,6 +29,6 @@ def test_catkin_make_install(tmp_path):
                  "share/f1_brains/launch/brain.launch", "share/f1_brains/brains/pilotnet_onnx.yaml"):
         assert (install / path).exists(), path
     site = next(install.glob("lib/python3*/*-packages"))
-    check = subprocess.run([sys.executable, "-c", "import f1_brains.brain, f1_brains.node; print(f1_brains.__file__)"],
+    check = subprocess.run([sys.executable, "-c", "import f1_brains.core.brain, f1_brains.ros.brain_node; print(f1_brains.__file__)"],
                            env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
     assert check.returncode == 0 and str(site) in check.stdout, check.stderr

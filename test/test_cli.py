@@ -50,7 +50,7 @@ def test_bench_on_a_missing_path_is_a_clear_error(tmp_path, capsys):
 
 def test_bench_times_the_models_in_turns_so_noise_falls_on_all_alike(exported, frames):
     """Every model gets exactly n timed runs (n not a multiple of the turn), taken in rotating turns."""
-    from f1_brains.cli import TURN, prepare_bench, time_interleaved
+    from f1_brains.zoo.bench import TURN, prepare_bench, time_interleaved
     models = [prepare_bench(exported[name], warmup=1, threads=1, frames=frames) for name in ("onnx", "tflite")]
     calls: list[str] = []
     for m in models:   # record which model each predict call reached, around the real backend

@@ -6,13 +6,11 @@ import csv
 import json
 
 import pytest
-
-from f1_brains import aggregate
-from f1_brains.cli import main
-from f1_brains.evaluate import RunSpec, evaluate
-
 from conftest import REPO
 
+from f1_brains.cli import main
+from f1_brains.evaluate.runs import RunSpec, evaluate
+from f1_brains.results import aggregate
 
 NAN_BRAIN = str(REPO / "test/ros/nan_brain.yaml")   # a network that answers NaN: the car never moves
 
@@ -27,13 +25,13 @@ def test_two_brain_matrix_with_two_jobs(tmp_path, capsys, monkeypatch):
     results = {r["brain"]: r for r in json.loads(js.read_text())["results"]}
     network, broken = results["explicit"], results[NAN_BRAIN]
     assert network["completed"] and network["end_reason"] == "completed 1 lap(s)"
-    assert 50 < network["lap_time_s"] < 70 and network["max_abs_offset_m"] < 0.5
     assert network["frames"]["skipped"] == 0 and network["backend"] == "explicit" and network["inference_p50_ms"] > 0
     assert not broken["completed"] and broken["end_reason"].startswith("stuck")
     assert broken["frames"]["faults"] > 0 and broken["frames"]["processed"] == 0   # every frame a safe stop
     # Each run carries the seeds' columns of its run.json; the matrix is aggregated into OUT/results.*.
     seeds = network["recorded"]
     assert seeds["completed"] and 8 < seeds["average_speed"] < 11 and seeds["deviation_mae_m"] < 0.1
+    assert 50 < seeds["lap_seconds"] < 70 and seeds["deviation_max_m"] < 0.5 and "lap_time_s" not in network
     assert seeds["frequency_rt"] > 20 and seeds["inference_p99_ms"] >= seeds["inference_p50_ms"] > 0
     text = (out / "results.md").read_text()
     ranking = [line for line in text.splitlines() if line.startswith(("| 1 |", "| 2 |"))]
@@ -41,7 +39,7 @@ def test_two_brain_matrix_with_two_jobs(tmp_path, capsys, monkeypatch):
     assert ranking[0].startswith(f"| 1 | explicit (explicit) | 1/1 | {speed}")
     assert ranking[1].startswith("| 2 | nan_brain (torchscript) | 0/1 |")
     assert f"| explicit (explicit) nurburgring lockstep | {speed}" in text
-    assert f"| 0 | 1/1 ({network['lap_time_s']:.1f} s) |" in text
+    assert f"| 0 | 1/1 ({seeds['lap_seconds']:.1f} s) |" in text
     assert "| nan_brain (torchscript) nurburgring lockstep |" in text and "| 0/1 (stuck" in text
     assert "| explicit | nurburgring | lockstep | 0 | completed 1 lap(s) |" in text   # the per-run table
     assert md.read_text() == text.replace("](plots/", "](r_plots/")   # --markdown: the same, plots copied

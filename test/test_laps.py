@@ -5,9 +5,16 @@ import numpy as np
 import pytest
 
 from f1_brains.errors import ConfigError
-from f1_brains.laps import (FrameSample, LapSplitter, OdomSample, bm_position_deviation, lap_statistics,
-                            reference_from_points, suddenness)
-from f1_brains.sim.track import Track
+from f1_brains.results.laps import (
+    FrameSample,
+    LapSplitter,
+    OdomSample,
+    bm_position_deviation,
+    lap_statistics,
+    reference_from_points,
+    suddenness,
+)
+from f1_brains.worlds.track import Track
 
 R, SPEED, RATE = 50.0, 10.0, 20.0
 

@@ -2,10 +2,18 @@
 import numpy as np
 import pytest
 
+from f1_brains.core.model_card import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    InputSpec,
+    ModelCard,
+    OutputSpec,
+    card_path_for,
+    preset,
+    resize,
+)
+from f1_brains.core.synthetic import bgr, road_frame
 from f1_brains.errors import BadImage, BadOutput, ConfigError
-from f1_brains.model_card import (IMAGENET_MEAN, IMAGENET_STD, InputSpec, ModelCard, OutputSpec, card_path_for,
-                                  preset, resize)
-from f1_brains.synthetic import bgr, road_frame
 
 
 def test_nchw_unit_preprocess_matches_hand_computation():

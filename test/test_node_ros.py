@@ -5,7 +5,6 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import free_port, ros_env
 
 
@@ -57,7 +56,7 @@ def test_headless_circuit_launch_ends_by_itself_and_writes_run_files(tmp_path):
     assert run["laps_completed"] == 1 and run["metadata"]["circuit"] == "nurburgring"
     assert run["laps"][0]["lap_seconds"] == pytest.approx(sim["laps"][0]["lap_time"], abs=0.06)
     assert run["laps"][0]["position_deviation_mae_m"] == pytest.approx(sim["laps"][0]["mean_abs_offset"], abs=0.01)
-    from f1_brains.report import report
+    from f1_brains.results.report import report
     table, plots = report([str(out / "run.json")])
     assert "Yes (" in table and len(plots) == 3 and all(p.stat().st_size > 10_000 for p in plots)
 
@@ -97,7 +96,8 @@ def drive_world(world, tmp_path) -> tuple[dict, str]:
                              f"out:={out}", "-p", str(free_port())], env=ros_env(tmp_path), capture_output=True,
                             text=True, timeout=400)
     output = result.stdout + result.stderr
-    assert (out / "sim_summary.json").is_file(), output[-4000:]
+    crash = output[output.find("Fatal Python error"):][:3000] if "Fatal Python error" in output else ""
+    assert (out / "sim_summary.json").is_file(), crash + output[-4000:]
     return json.loads((out / "sim_summary.json").read_text()), output
 
 

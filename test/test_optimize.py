@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from f1_brains.backends import load_backend
 from f1_brains.cli import main
-from f1_brains.model_card import ModelCard, card_path_for
+from f1_brains.core.backends import load_backend
+from f1_brains.core.model_card import ModelCard, card_path_for
 from f1_brains.zoo import dataset, export, optimize, pilotnet
 from f1_brains.zoo.torch_formats import sparsity
 
@@ -72,7 +72,7 @@ def test_every_variant_is_built_or_skipped_with_its_reason_and_loads(tiny_datase
 
 
 def test_pruning_hits_its_sparsity_and_leaves_the_trained_model_alone(reference_model, tiny_dataset):
-    from f1_brains.model_card import OutputSpec
+    from f1_brains.core.model_card import OutputSpec
     from f1_brains.zoo.finetune import TuningSet
     from f1_brains.zoo.torch_formats import prune
     before = {k: v.clone() for k, v in reference_model.state_dict().items()}
@@ -100,7 +100,7 @@ def test_unknown_variant_is_a_clear_error(tmp_path, capsys):
 
 def test_tfmot_qat_starts_from_the_float_activation_ranges(reference_model, tiny_dataset):
     """tfmot starts every activation range at [-6, 6]; after calibration each holds the float model's range."""
-    from f1_brains.model_card import OutputSpec
+    from f1_brains.core.model_card import OutputSpec
     from f1_brains.zoo import tflite_formats
     from f1_brains.zoo.finetune import TuningSet
     data = TuningSet.load([tiny_dataset], OutputSpec())

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from f1_brains.errors import ConfigError
-from f1_brains.laps import FrameSample, OdomSample
-from f1_brains.recorder import SCHEMA_VERSION, LapRecorder, load_reference
-from f1_brains.report import load_run, report
-from f1_brains.sim.track import Track
+from f1_brains.results.laps import FrameSample, OdomSample
+from f1_brains.results.report import load_run, report
+from f1_brains.ros.recorder import SCHEMA_VERSION, LapRecorder, load_reference
+from f1_brains.worlds.track import Track
 
 R, SPEED = 50.0, 10.0
 

@@ -4,13 +4,14 @@ import math
 import numpy as np
 import pytest
 
+from f1_brains.core.explicit import ExplicitBrain, line_error
 from f1_brains.errors import ConfigError
-from f1_brains.explicit import ExplicitBrain, line_error
-from f1_brains.sim import circuits, kinematics, offline
+from f1_brains.sim import kinematics, offline
 from f1_brains.sim.kinematics import CarState
 from f1_brains.sim.renderer import Appearance, Renderer
 from f1_brains.sim.simulation import RunLimits, Simulation
-from f1_brains.sim.track import ROAD_WIDTH, Track, load_points_file
+from f1_brains.worlds import circuits
+from f1_brains.worlds.track import Track, load_points_file
 
 
 def circle(radius: float = 50.0, n: int = 24) -> np.ndarray:
@@ -82,7 +83,7 @@ BAGS = {"simple_circuit": "simple-circuit", "many_curves": "many-curves", "montr
 
 @pytest.mark.parametrize("name", list(circuits.CIRCUITS))
 def test_perfect_lap_bags_lie_on_our_centre_lines(real_worlds, name):
-    from f1_brains.recorder import load_reference
+    from f1_brains.ros.recorder import load_reference
     _, points = load_reference(bag=str(real_worlds / "bm_perfect_bags" / f"lap-{BAGS[name]}.bag"))
     track = circuits.named(name)
     distance = np.array([abs(track.project(x, y).offset) for x, y in points[::5]])

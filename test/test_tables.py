@@ -1,5 +1,5 @@
 """The one Markdown table writer."""
-from f1_brains.tables import markdown_table
+from f1_brains.util.tables import markdown_table
 
 
 def test_markdown_table_layout():

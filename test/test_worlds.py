@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from f1_brains.errors import ConfigError
-from f1_brains.sim import circuits
 from f1_brains.sim.simulation import RunLimits
+from f1_brains.worlds import circuits
 from f1_brains.worlds.collada import read_triangles
 from f1_brains.worlds.gazebo_world import read_world
 from f1_brains.worlds.measure import measure
@@ -93,7 +93,7 @@ def test_a_tiny_world_is_measured_from_its_meshes(tmp_path):
 
 
 def test_a_world_file_is_a_circuit_the_explicit_brain_laps(tmp_path):
-    from f1_brains.explicit import ExplicitBrain
+    from f1_brains.core.explicit import ExplicitBrain
     from f1_brains.sim import offline
     track = circuits.load(str(tiny_world(tmp_path)))
     assert track.name == "ring" and track.walled and (track.spawn.x, track.spawn.y) == (RADIUS, 0.0)
@@ -178,7 +178,7 @@ import json
 from pathlib import Path
 import numpy as np
 from test_worlds import tiny_world
-from f1_brains.sim import circuits
+from f1_brains.worlds import circuits
 from f1_brains.sim.fidelity import iou, red_mask
 from f1_brains.sim.mesh_renderer import MeshRenderer
 from f1_brains.sim.renderer import Renderer

@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from f1_brains.backends import load_backend
 from f1_brains.cli import main
-from f1_brains.model_card import ModelCard, card_path_for
+from f1_brains.core.backends import load_backend
+from f1_brains.core.model_card import ModelCard, card_path_for
 from f1_brains.zoo import dataset
 from f1_brains.zoo.dataset import Disturbance, drive_and_record
 

@@ -12,7 +12,7 @@ from cv_bridge import CvBridge
 from geometry_msgs.msg import Twist
 from sensor_msgs.msg import Image
 
-from f1_brains.synthetic import road_frames
+from f1_brains.core.synthetic import road_frames
 
 RATE_HZ = 20.0
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from f1_brains.model_card import ModelCard, card_path_for
+from f1_brains.core.model_card import ModelCard, card_path_for
 
 
 class NaNNet(torch.nn.Module):

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..worlds.track import Track
 from .renderer import Appearance, Renderer
-from .track import Track
 
 KINDS = ("auto", "field", "mesh")
 
@@ -23,6 +23,6 @@ def make_camera(circuit: str, track: Track, kind: str = "auto", appearance: Appe
     if kind == "mesh" and not is_world:
         raise ConfigError(f"renderer mesh needs a CustomRobots .world file as the circuit, not {circuit!r}")
     if is_world and kind in ("auto", "mesh"):
-        from .mesh_renderer import MeshRenderer   # noqa: PLC0415 (OpenGL only where real meshes are drawn)
+        from .mesh_renderer import MeshRenderer  # noqa: PLC0415 (OpenGL only where real meshes are drawn)
         return MeshRenderer(circuit)
     return Renderer(track, appearance)

@@ -20,10 +20,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..files import write_json_atomic
-from ..tables import markdown_table
+from ..util.files import write_json_atomic
+from ..util.tables import markdown_table
+from ..worlds import circuits
 from ..worlds.import_circuits import WORLD_FILES, worlds_dir
-from . import circuits, offline
+from . import offline
 from .renderer import Renderer
 from .simulation import RunLimits
 
@@ -60,7 +61,7 @@ def poses_along(track, n: int, seed: int) -> list[tuple[float, float, float]]:
 
 
 def compare_views(name: str, world: Path, poses: int, seed: int, pictures: Path | None) -> dict[str, Any]:
-    from .mesh_renderer import MeshRenderer   # noqa: PLC0415
+    from .mesh_renderer import MeshRenderer  # noqa: PLC0415
     track = circuits.named(name)
     ours, real = Renderer(track), MeshRenderer(world)
     red, walls, horizon = [], [], []
@@ -97,7 +98,7 @@ def bag_distance(name: str, points: np.ndarray) -> dict[str, float]:
 
 
 def explicit_lap(track, renderer) -> dict[str, Any]:
-    from ..explicit import ExplicitBrain   # noqa: PLC0415
+    from ..core.explicit import ExplicitBrain  # noqa: PLC0415
     t = time.perf_counter()
     sim = offline.drive(track, ExplicitBrain(), RunLimits(laps=1, timeout=track.length / 2.0), renderer=renderer)
     lap = sim.laps[0] if sim.laps else None
@@ -109,8 +110,9 @@ def explicit_lap(track, renderer) -> dict[str, Any]:
 def fidelity(customrobots: str | Path, bags: dict[str, np.ndarray], out_dir: str | Path, poses: int = 50,
              seed: int = 0, names: list[str] | None = None, laps: bool = True) -> dict[str, Any]:
     """``bags``: circuit -> BehaviorMetrics' perfect-lap odometry points (x, y), where there is one."""
-    from tqdm import tqdm   # noqa: PLC0415
-    from .mesh_renderer import MeshRenderer   # noqa: PLC0415
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from .mesh_renderer import MeshRenderer  # noqa: PLC0415
     folder = worlds_dir(customrobots)
     out = Path(out_dir)
     result: dict[str, Any] = {"host": platform.node(), "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

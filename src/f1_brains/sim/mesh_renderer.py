@@ -19,7 +19,16 @@ from ..errors import ConfigError
 from ..worlds.collada import MeshPart
 from ..worlds.gazebo_world import SUN_DIFFUSE, GazeboWorld, read_world
 from ..worlds.measure import placed_triangles
-from .renderer import CAMERA_FORWARD, CAMERA_HEIGHT, CAMERA_LEFT, FAR_CLIP, HEIGHT, NEAR_CLIP, WIDTH, camera_matrix
+from .renderer import (
+    CAMERA_FORWARD,
+    CAMERA_HEIGHT,
+    CAMERA_LEFT,
+    FAR_CLIP,
+    HEIGHT,
+    NEAR_CLIP,
+    WIDTH,
+    camera_matrix,
+)
 
 SKY = (0.70, 0.78, 0.90)             # background where nothing is drawn (beyond the far clip)
 GL_PLATFORMS = ("egl", "osmesa")
@@ -32,7 +41,7 @@ def _import_pyrender():
     for platform in ([os.environ["PYOPENGL_PLATFORM"]] if os.environ.get("PYOPENGL_PLATFORM") else GL_PLATFORMS):
         os.environ["PYOPENGL_PLATFORM"] = platform
         try:
-            import pyrender   # noqa: PLC0415 (only the real-mesh renderer needs OpenGL)
+            import pyrender  # noqa: PLC0415 (only the real-mesh renderer needs OpenGL)
             renderer = pyrender.OffscreenRenderer(WIDTH, HEIGHT)
             return pyrender, renderer
         except Exception as e:   # noqa: BLE001 (ImportError, GL and EGL errors all mean "no GL here")
@@ -57,7 +66,7 @@ def _lit_colours(part: MeshPart, ambient: np.ndarray, sun: np.ndarray | None) ->
 
 
 def _texture_image(path: Path) -> np.ndarray | None:
-    import cv2   # noqa: PLC0415
+    import cv2  # noqa: PLC0415
     image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
     return None if image is None else np.ascontiguousarray(image[..., ::-1])
 

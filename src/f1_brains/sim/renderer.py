@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..worlds.gazebo_world import SUN_DIFFUSE
-from .track import Track
+from ..worlds.track import Track
 
 WIDTH, HEIGHT = 640, 480
 HFOV = 1.57                   # rad (model.sdf horizontal_fov)

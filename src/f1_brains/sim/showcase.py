@@ -15,8 +15,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..tables import markdown_table
-from . import circuits, offline
+from ..util.tables import markdown_table
+from ..worlds import circuits
+from . import offline
 from .renderer import Appearance, Renderer
 from .simulation import RunLimits
 
@@ -91,7 +92,7 @@ def pictures(out_dir: Path) -> list[Path]:
 
 
 def _render_times(renderer, track, frames: int) -> dict[str, float]:
-    from ..timing import summarize
+    from ..util.timing import summarize
     image = renderer.render(*track.pose_at(0.0))
     times = []
     for i in range(frames):
@@ -107,7 +108,7 @@ def sim_bench(frames: int = 600, laps_circuit: str = "simple_circuit", customrob
               ) -> dict[str, Any]:
     """Renderer frames/s on one core for every circuit (built-in field renderer; the real meshes too where a
     CustomRobots checkout is given), and offline lockstep laps per minute with the explicit brain."""
-    from ..explicit import ExplicitBrain
+    from ..core.explicit import ExplicitBrain
     cv2.setNumThreads(1)
     render = {}
     for name in circuits.CIRCUITS:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import numpy as np
 
+from ..worlds.track import Track
 from . import kinematics
 from .kinematics import Accel, CarState
-from .track import Track
 
 PHYSICS_DT = 0.01   # s
 CAR_HALF_WIDTH = 0.2      # m: the f1_renault body (its mesh, scaled 0.2, is about 0.4 m wide)
@@ -70,6 +71,16 @@ class Simulation:
     @property
     def ended(self) -> bool:
         return self.end_reason is not None
+
+    def camera_period(self, previous: Sequence[float], command: Sequence[float], period: float, latency: float,
+                      at_landing: Callable[[], None] | None = None) -> None:
+        """One camera period of the closed loop, as every driver of the simulator runs it: ``previous`` (v, w[, vy])
+        drives for ``latency`` s until ``command``, decided on this period's frame, lands; ``command`` drives the
+        rest. ``at_landing`` runs in between (the ROS node publishes the clock there)."""
+        self.advance(latency, *previous)
+        if at_landing is not None:
+            at_landing()
+        self.advance(period - latency, *command)
 
     def advance(self, duration: float, v_cmd: float, w_cmd: float, vy_cmd: float = 0.0) -> None:
         """Integrate ``duration`` seconds (in PHYSICS_DT steps) under one command; stops at a run end."""

@@ -1,6 +1,6 @@
 """`f1-brains world-import`: measure CustomRobots' five F1 worlds into the simulator's circuit data files.
 
-One-off: the files it writes (``sim/circuit_data/<name>.json``: centre line, wall distances, spawn pose,
+One-off: the files it writes (``worlds/circuit_data/<name>.json``: centre line, wall distances, spawn pose,
 red-line width, wall height) are committed; the meshes stay in the user's checkout.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..tables import markdown_table
+from ..util.tables import markdown_table
 from .gazebo_world import read_world
 from .measure import measure
 
@@ -34,7 +34,7 @@ def worlds_dir(checkout: str | Path) -> Path:
 
 
 def circuit_data(name: str, world_path: Path) -> dict[str, Any]:
-    """What the simulator needs of a world, as the circuit data files hold it (sim/circuits.track_from_data)."""
+    """What the simulator needs of a world, as the circuit data files hold it (circuits.track_from_data)."""
     measured = measure(read_world(world_path))
     x, y, yaw = measured.spawn
     return {"name": name, "world": world_path.name, "source": SOURCE.format(world=world_path.name),

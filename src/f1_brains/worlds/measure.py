@@ -31,7 +31,7 @@ def is_red(part: MeshPart) -> bool:
 
 def placed_triangles(mesh: PlacedMesh) -> list[MeshPart]:
     if mesh.path.suffix.lower() != ".dae":
-        from .obj import read_obj_triangles     # noqa: PLC0415 (OBJ only where a world uses it)
+        from .obj import read_obj_triangles  # noqa: PLC0415 (OBJ only where a world uses it)
         parts = read_obj_triangles(mesh.path)
     else:
         parts = read_triangles(mesh.path)

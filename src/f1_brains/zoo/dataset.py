@@ -21,16 +21,16 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..explicit import ExplicitBrain
-from ..files import read_json, write_json_atomic
-from ..model_card import InputSpec, ModelCard
-from ..sim import circuits
-from ..sim.offline import CAMERA_PERIOD
-from ..sim.renderer import Appearance, Renderer
+from ..core.commands import Decision
+from ..core.explicit import ExplicitBrain
+from ..core.model_card import InputSpec, ModelCard
+from ..sim import offline
+from ..sim.renderer import Appearance
 from ..sim.simulation import RunLimits, Simulation
+from ..util.files import read_json, write_json_atomic
+from ..worlds import circuits
 
 TRAINING_CIRCUITS = ("simple_circuit", "many_curves", "nurburgring")   # montreal, montmelo: held out
-LATENCY = 0.02
 
 
 @dataclass
@@ -61,24 +61,21 @@ def drive_and_record(track_name: str, lap: int, seed: int, card: ModelCard, dist
     """One lap's (pixels, labels, end reason)."""
     rng = np.random.default_rng([seed, lap, sum(map(ord, track_name))])
     track = circuits.named(track_name)
-    reverse = lap % 2 == 1
     appearance = Appearance() if lap == 0 else Appearance.varied(int(rng.integers(1 << 30)))
-    sim = Simulation(track, RunLimits(laps=1, timeout=track.length / 3.0), start_s=float(rng.uniform(0, track.length)),
-                     reverse=reverse)
-    renderer, expert = Renderer(track, appearance), ExplicitBrain()
+    start_s = float(rng.uniform(0, track.length))
     disturbance = Disturbance(rng) if disturb else None
     pixels, labels = [], []
-    image, v, w = None, 0.0, 0.0
-    while not sim.ended:
-        image = renderer.render(sim.car.x, sim.car.y, sim.car.yaw, out=image)
-        decision = expert.step(image)
+
+    def record(sim: Simulation, image: np.ndarray, decision: Decision) -> None:
         pixels.append(card.crop_resize(image))
         labels.append({"v": decision.v, "w": decision.w, "circuit": track_name, "lap": lap,
                        "t": round(sim.time, 3), "offset_m": round(sim.offset, 4)})
-        sim.advance(LATENCY, v, w)
-        bias = disturbance.step(CAMERA_PERIOD) if disturbance else 0.0
-        v, w = decision.v, decision.w + bias
-        sim.advance(CAMERA_PERIOD - LATENCY, v, w)
+
+    def disturbed(decision: Decision) -> tuple[float, float]:
+        return decision.v, decision.w + (disturbance.step(offline.CAMERA_PERIOD) if disturbance else 0.0)
+
+    sim = offline.drive(track, ExplicitBrain(), RunLimits(laps=1, timeout=track.length / 3.0), start_s=start_s,
+                        reverse=lap % 2 == 1, appearance=appearance, on_frame=record, execute=disturbed)
     return pixels, labels, sim.end_reason
 
 

@@ -16,8 +16,8 @@ from typing import Iterable
 
 import numpy as np
 
-from ..model_card import InputSpec, ModelCard, OutputSpec
-from ..synthetic import road_frames
+from ..core.model_card import InputSpec, ModelCard, OutputSpec
+from ..core.synthetic import road_frames
 from . import pilotnet
 from .onnx_formats import export_onnx
 from .tflite_formats import export_tflite, export_tflite_int8

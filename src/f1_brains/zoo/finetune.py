@@ -13,7 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..model_card import InputSpec, ModelCard, OutputSpec
+from ..core.model_card import InputSpec, ModelCard, OutputSpec
 from . import dataset
 from .train import augment
 

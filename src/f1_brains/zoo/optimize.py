@@ -17,10 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..files import write_json_atomic
-from ..model_card import InputSpec, OutputSpec
+from ..core.model_card import InputSpec, OutputSpec
+from ..util.files import write_json_atomic
 from . import export
-from .export import NCHW_CARD, NHWC_CARD, bias_correction_frames, calibration_batches, write_card
+from .export import (
+    NCHW_CARD,
+    NHWC_CARD,
+    bias_correction_frames,
+    calibration_batches,
+    write_card,
+)
 from .finetune import TuningSet
 
 
@@ -88,7 +94,7 @@ PRUNE_AMOUNT = 0.5
 def missing_requirement(name: str) -> str | None:
     """Why variant ``name`` cannot be built here, or None."""
     if name.startswith("tf_trt"):
-        from ..backends.tf_trt import TFTRTBackend
+        from ..core.backends.tf_trt import TFTRTBackend
         return TFTRTBackend.unavailable_reason()
     if name.startswith("torch_tensorrt"):
         import torch
@@ -131,7 +137,7 @@ def _build(v: Variant, ctx: Context, cache: dict[str, Any]) -> None:
             cache["saved_model"] = Path(cache["tmp"]) / "savedmodel"
             export.export_keras(ctx.model, Path(cache["tmp"]) / "twin.keras", cache["saved_model"])
         if v.name.startswith("tf_trt"):
-            from ..backends.tf_trt import convert
+            from ..core.backends.tf_trt import convert
             precision = v.name.rsplit("_", 1)[1].upper()
             convert(cache["saved_model"], path, precision,
                     calibration=(lambda: ctx.calibration(NHWC_CARD, 64)) if precision == "INT8" else None)

@@ -56,7 +56,7 @@ def export_tflite_int8(model, path: Path, calibration: Callable[[], Iterable[np.
     int8 bias corrected on ``bias_frames`` (NCHW; zoo.bias_correction) and the input BatchNorm folded into
     the first convolution, so the int8 input holds the pixels exactly (scale 1/255) instead of rounding
     normalized values. ``calibration``: NHWC batches for the activation ranges."""
-    from ..backends.tflite import TFLiteBackend
+    from ..core.backends.tflite import TFLiteBackend
     from .bias_correction import bias_corrected
 
     def convert(m) -> Path:

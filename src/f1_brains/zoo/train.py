@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ..files import write_json_atomic
-from ..model_card import InputSpec, ModelCard, OutputSpec
+from ..core.model_card import InputSpec, ModelCard, OutputSpec
+from ..errors import ConfigError
+from ..util.files import write_json_atomic
 from . import dataset, pilotnet
 
 TRAINING_CARD = "training_card.yaml"   # in the training output directory: how the outputs map to (v, w)
@@ -115,3 +116,23 @@ def train(data_dirs: list[str], out_dir: str | Path, epochs: int = 8, batch: int
               "best_val_mse_normalized": best, "history": history, "card_output": card.to_dict()["output"]}
     write_json_atomic(out / "training.json", result)
     return result
+
+
+def load_pilotnet(weights: str | None, seed: int) -> tuple[Any, dict[str, Any], Any]:
+    """(PyTorch PilotNet, provenance, OutputSpec): trained ``weights`` with the output ranges of their
+    training card, or an untrained network from ``seed``. Raises ConfigError when ``weights`` is missing."""
+    import torch
+    model = pilotnet.torch_pilotnet(seed)
+    provenance: dict[str, Any] = {"network": "PilotNet (f1_brains.zoo.pilotnet)"}
+    output = OutputSpec()
+    if weights:
+        if not Path(weights).is_file():
+            raise ConfigError(f"weights {weights} do not exist (f1-brains train writes them)")
+        model.load_state_dict(torch.load(weights, map_location="cpu"))
+        provenance["weights"] = str(weights)
+        training_card = Path(weights).with_name(TRAINING_CARD)
+        if training_card.is_file():   # the output ranges the network was trained with
+            output = ModelCard.load(training_card).output
+    else:
+        provenance["weights"] = f"untrained, torch seed {seed}"
+    return model.eval(), provenance, output

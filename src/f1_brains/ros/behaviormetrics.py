@@ -20,12 +20,25 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import paths
-from .backends import load_backend
-from .backends.base import is_gpu
-from .brain import Brain, BrainSpec, Limits, brain_from_spec
-from .errors import ConfigError, ModelLoadError
-from .model_card import DLS_RANGES, InputSpec, ModelCard, OutputSpec, card_path_for, dls_preset_for, dls_preset_name
+from ..core.backends import Backend
+from ..core.backends.base import is_gpu
+from ..core.brain import (
+    Brain,
+    BrainSpec,
+    Limits,
+    brain_from_spec,
+    load_card_and_backend,
+)
+from ..core.model_card import (
+    DLS_RANGES,
+    InputSpec,
+    ModelCard,
+    OutputSpec,
+    card_path_for,
+    dls_preset_for,
+)
+from ..errors import ConfigError, ModelLoadError
+from ..util import paths
 
 log = logging.getLogger(__name__)
 
@@ -97,22 +110,22 @@ def spec_for_model(model: str | None, model_dirs: Sequence[Path] = ()) -> BrainS
 
 
 def load_network(spec: BrainSpec, params: Mapping[str, Any]) -> Brain:
-    """A network Brain for ``spec``, its card chosen as the module docstring says."""
-    model = paths.resolve(spec.model)
+    """A network Brain for ``spec``, its card chosen as the module docstring says (core.brain's one resolver,
+    with BM's preprocessing Parameters as the card made once the backend has loaded)."""
     card_params = {k: params[k] for k in CARD_KEYS if k in params}
-    has_card = spec.card is not None or card_path_for(model).is_file()
-    if has_card or not card_params:
-        if not has_card and dls_preset_name(model) is None:
-            raise ConfigError(f"model {model} has no card ({card_path_for(model)}), the BehaviorMetrics Parameters "
-                              f"give no preprocessing ({', '.join(CARD_KEYS[2:])}, ImageCropped) and it is no "
-                              "DeepLearningStudio kind of artifact: write a card, or set Parameters.Card")
-        if has_card and card_params:
-            log.warning("f1_brains: model card of %s used; Parameters %s ignored", model, sorted(card_params))
-        return Brain.from_spec(spec)
-    backend = load_backend(model, spec.backend, spec.load_options())
-    shape = backend.input_spec.shape
-    base = dls_preset_for(model, shape) or _plain_card(backend.name, shape)
-    return Brain(card_from_parameters(card_params, base), backend, spec.limits, spec.warmup, spec.name)
+    model = paths.resolve(spec.model)
+    if card_params and (spec.card is not None or card_path_for(model).is_file()):
+        log.warning("f1_brains: model card of %s used; Parameters %s ignored", model, sorted(card_params))
+
+    def from_parameters(model: Path, backend: Backend) -> ModelCard:
+        shape = backend.input_spec.shape
+        return card_from_parameters(card_params, dls_preset_for(model, shape) or _plain_card(backend.name, shape))
+
+    card, backend = load_card_and_backend(
+        spec, from_parameters if card_params else None,
+        missing=f"write a card, set Parameters.Card, or give BehaviorMetrics' preprocessing Parameters "
+                f"({', '.join(CARD_KEYS[2:])}, ImageCropped)")
+    return Brain(card, backend, spec.limits, spec.warmup, spec.name)
 
 
 def _plain_card(backend: str, shape: tuple[int | None, ...] | None) -> ModelCard:
@@ -182,10 +195,10 @@ class BehaviorMetricsBrain:
             return
         self._send(decision.v, decision.w)
         self.inference_times.append(decision.inference_s)
-        raw = self._network_outputs(decision.raw_v, decision.raw_w)
+        outputs = self._network_outputs(decision.unclamped_v, decision.unclamped_w)
         if self._previous is not None:
-            self.suddenness_distance.append(float(np.linalg.norm(raw - self._previous)))
-        self._previous = raw
+            self.suddenness_distance.append(float(np.linalg.norm(outputs - self._previous)))
+        self._previous = outputs
         if self.handler is not None:
             self._show(image)
 

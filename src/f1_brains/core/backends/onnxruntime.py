@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import BackendUnavailable
+from ...errors import BackendUnavailable
 from .base import Backend, TensorSpec, cuda_index, is_gpu
 
 ORT_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int8)": "int8",
@@ -30,9 +30,12 @@ class OnnxRuntimeBackend(Backend):
         import onnxruntime as ort
         available = ort.get_available_providers()
         devices = ["cpu"]
-        devices += ["cuda"] if "CUDAExecutionProvider" in available else []
-        devices += ["tensorrt"] if "TensorrtExecutionProvider" in available else []
-        return devices
+        return devices + (["cuda"] if "CUDAExecutionProvider" in available else [])
+
+    @classmethod
+    def usable_accelerators(cls) -> list[str]:
+        import onnxruntime as ort
+        return ["tensorrt"] if "TensorrtExecutionProvider" in ort.get_available_providers() else []
 
     def _providers(self) -> list:
         import onnxruntime as ort
@@ -67,9 +70,8 @@ class OnnxRuntimeBackend(Backend):
             raise BackendUnavailable(f"{self.name}: {requested} failed to start; ONNX Runtime fell back to {used}")
         self._input = self.session.get_inputs()[0]
         self._output = self.session.get_outputs()[0]
-        return {"CPUExecutionProvider": "cpu", "CUDAExecutionProvider": "cuda",
-                "TensorrtExecutionProvider": "tensorrt"}[used] + ("" if used == "CPUExecutionProvider"
-                                                             else f":{cuda_index(self.options.device)}")
+        self.accelerator = "tensorrt" if used == "TensorrtExecutionProvider" else None
+        return "cpu" if used == "CPUExecutionProvider" else self.options.device
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run([self._output.name], {self._input.name: batch})[0]

@@ -28,12 +28,12 @@ from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from .brain import load_brain
-from .errors import BadImage, F1BrainsError
-from .files import write_json_atomic
-from .laps import FrameSample, OdomSample
+from ..core.brain import load_brain
+from ..errors import BadImage, F1BrainsError
+from ..results.laps import FrameSample, OdomSample
+from ..util.files import write_json_atomic
+from ..util.timing import format_table, summarize
 from .recorder import LapRecorder, load_reference, run_metadata
-from .timing import format_table, summarize
 from .topics import CAMERA_TOPIC, CMD_VEL_TOPIC
 
 
@@ -182,7 +182,7 @@ class BrainNode:
             log.end_to_end.append(e2e)
         if self.recorder is not None:
             self.recorder.add_frame(FrameSample(now.to_sec(), time.monotonic(), decision.v, decision.w,
-                                                decision.raw_v, decision.raw_w, decision.inference_s, e2e,
+                                                decision.unclamped_v, decision.unclamped_w, decision.inference_s, e2e,
                                                 log.node_overhead[-1], t3 - received_at))
 
     def _fault(self, reason: str) -> None:
@@ -213,6 +213,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """argv: the full command line (default sys.argv), remappings such as __name:= included."""
     rospy.init_node("f1_brain", argv=argv)
+    faulthandler.enable()   # a crash in native code (a backend, OpenCV) leaves every thread's Python stack in the log
     faulthandler.register(signal.SIGTERM, chain=True)   # a shutdown that hangs shows its threads in the log
     cv2.setNumThreads(1)   # OpenCV's thread pool only fights the inference threads for the cores
     brain_name = rospy.get_param("~brain", "pilotnet_onnx")

@@ -24,8 +24,8 @@ class Decision:
     """One frame's command and where its time went (seconds, perf_counter)."""
     v: float
     w: float
-    raw_v: float          # the network's (de-normalized) output before clamping
-    raw_w: float
+    unclamped_v: float    # what the brain asked for (m/s, rad/s), before Limits clamped it
+    unclamped_w: float
     preprocess_s: float
     inference_s: float
     postprocess_s: float

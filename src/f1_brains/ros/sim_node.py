@@ -15,6 +15,7 @@ Services ``~reset``, ``~pause``, ``~unpause`` (std_srvs/Empty).
 """
 from __future__ import annotations
 
+import faulthandler
 import math
 import threading
 import time
@@ -30,13 +31,13 @@ from std_msgs.msg import String
 from std_srvs.srv import Empty, EmptyResponse
 
 from ..errors import F1BrainsError
-from ..files import write_json_atomic
-from ..tables import markdown_table
-from . import circuits
-from .cameras import make_camera
-from .renderer import HEIGHT, WIDTH, Appearance, camera_matrix
-from .kinematics import Accel
-from .simulation import PHYSICS_DT, RunLimits, Simulation
+from ..sim.cameras import make_camera
+from ..sim.kinematics import Accel
+from ..sim.renderer import HEIGHT, WIDTH, Appearance, camera_matrix
+from ..sim.simulation import PHYSICS_DT, RunLimits, Simulation
+from ..util.files import write_json_atomic
+from ..util.tables import markdown_table
+from ..worlds import circuits
 
 MAX_ABS_COMMAND = 100.0   # |v| m/s or |w| rad/s beyond this is treated as garbage
 
@@ -233,9 +234,7 @@ class SimNode:
             if not answered:
                 self.sim.end(f"brain silent: no command for {self.brain_timeout:.0f} s in lockstep mode")
                 break
-            self.sim.advance(self.latency, *previous)
-            self.publish_clock()
-            self.sim.advance(self.period - self.latency, *self.cmd)
+            self.sim.camera_period(previous, self.cmd, self.period, self.latency, at_landing=self.publish_clock)
             if self.speedup > 0:   # optional pacing: at most speedup x real time
                 ahead = (self.sim.time - sim0) / self.speedup - (time.monotonic() - wall0)
                 if ahead > 0:
@@ -284,6 +283,7 @@ def format_run(summary: dict[str, Any]) -> str:
 
 def main() -> int:
     rospy.init_node("f1_sim")
+    faulthandler.enable()   # a crash in native code (OpenGL, OpenCV) leaves every thread's Python stack in the log
     cv2.setNumThreads(1)
     try:
         node = SimNode()

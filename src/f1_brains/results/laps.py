@@ -16,9 +16,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import ConfigError
-from .sim.track import Track
-from .timing import summarize
+from ..errors import ConfigError
+from ..util.timing import summarize
+from ..worlds.track import Track
 
 MAX_ODOM_GAP = 1.0      # s of sim time without odometry before the lap is invalid
 MAX_JUMP_SPEED = 60.0   # m/s: faster apparent motion between two odometry samples is a teleport/reset
@@ -39,8 +39,8 @@ class FrameSample:
     wall: float
     v: float                  # command sent (clamped)
     w: float
-    raw_v: float              # network output before clamping
-    raw_w: float
+    unclamped_v: float        # what the brain asked for, before the limits
+    unclamped_w: float
     inference_s: float
     end_to_end_s: float | None    # image stamp -> command, ROS time (sim time: quantized to its clock)
     node_overhead_s: float
@@ -173,8 +173,8 @@ def bm_position_deviation(reference_points: np.ndarray, odom: Sequence[OdomSampl
 def suddenness(frames: Sequence[FrameSample]) -> float:
     if len(frames) < 2:
         return float("nan")
-    raw = np.array([(f.raw_v, f.raw_w) for f in frames])
-    return float(np.hypot(*np.diff(raw, axis=0).T).mean())
+    asked = np.array([(f.unclamped_v, f.unclamped_w) for f in frames])
+    return float(np.hypot(*np.diff(asked, axis=0).T).mean())
 
 
 def lap_statistics(lap: Lap, reference: Track, target_rate: float,

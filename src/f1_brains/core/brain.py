@@ -9,24 +9,30 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import yaml
 
-from . import paths
+from ..errors import BadOutput, ConfigError, ModelLoadError
+from ..util import paths
 from .backends import Backend, LoadOptions, load_backend
 from .commands import Decision, Limits
-from .errors import BadOutput, ConfigError, ModelLoadError
 from .explicit import ExplicitBrain, ExplicitParams
-from .model_card import ModelCard, card_path_for, dls_preset_for, dls_preset_name, preset
+from .model_card import (
+    ModelCard,
+    card_path_for,
+    dls_preset_for,
+    dls_preset_name,
+    preset,
+)
 
 
 @dataclass(frozen=True)
 class BrainSpec:
     """brains/<name>.yaml. ``type``: network (model + backend) or explicit (the OpenCV line follower,
     tuned by ``params``). ``card``: a card file or preset name (default: the card beside the model, else
-    for DeepLearningStudio's kinds of artifact their preset, see ``resolve_card``)."""
+    for DeepLearningStudio's kinds of artifact their preset, see ``load_card_and_backend``)."""
     name: str
     model: str = ""
     type: str = "network"
@@ -82,16 +88,33 @@ class BrainSpec:
         return LoadOptions(device=self.device, threads=self.threads, extra=tuple(self.options.items()))
 
 
-def resolve_card(model: Path, card: str | None = None) -> ModelCard | None:
-    """The card named (a card file or a preset name), else the card beside the artifact. None when there is
-    neither but the artifact is of a kind DeepLearningStudio makes: its preset (``dls_preset_for``) is then
-    chosen once the backend has reported the input shape. Otherwise a ConfigError naming the missing card."""
-    if card is not None:
-        card_file = paths.resolve(card)
-        return ModelCard.load(card_file) if card_file.suffix in (".yaml", ".yml") else preset(card)
-    if card_path_for(model).is_file() or dls_preset_name(model) is None:
-        return ModelCard.load(card_path_for(model))
-    return None
+CardFromBackend = Callable[[Path, Backend], ModelCard]
+
+
+def load_card_and_backend(spec: BrainSpec, derive: CardFromBackend | None = None,
+                          missing: str = "write a card") -> tuple[ModelCard, Backend]:
+    """The one card resolver, in order: the card ``spec.card`` names (a card file or a preset name), the card beside
+    the artifact, ``derive(model, backend)`` once the backend has loaded (BehaviorMetrics' preprocessing
+    Parameters), else DeepLearningStudio's preset for the artifact's kind, sized from its recorded input shape.
+    Raises ConfigError when there is no card and none can be made (before the slow model load when that is
+    already known; ``missing`` says what to do), and the backend's ModelLoadError or BackendUnavailable."""
+    model = paths.resolve(spec.model)
+    card = None
+    if spec.card is not None:
+        card_file = paths.resolve(spec.card)
+        card = ModelCard.load(card_file) if card_file.suffix in (".yaml", ".yml") else preset(spec.card)
+    elif card_path_for(model).is_file():
+        card = ModelCard.load(card_path_for(model))
+    elif derive is None and dls_preset_name(model) is None:
+        raise ConfigError(f"model {model} has no card ({card_path_for(model)}) and is no DeepLearningStudio kind "
+                          f"of artifact: {missing}")
+    backend = load_backend(model, spec.backend, spec.load_options())
+    if card is None:
+        card = derive(model, backend) if derive is not None else dls_preset_for(model, backend.input_spec.shape)
+    if card is None:
+        raise ConfigError(f"model {model} has no card ({card_path_for(model)}) and its input "
+                          f"{backend.input_spec.shape} is not a 3-channel image: {missing}")
+    return card, backend
 
 
 class Brain:
@@ -124,13 +147,8 @@ class Brain:
 
     @classmethod
     def from_spec(cls, spec: BrainSpec) -> "Brain":
-        model = paths.resolve(spec.model)
-        card = resolve_card(model, spec.card)   # a missing card fails before the (slow) model load
-        backend = load_backend(model, spec.backend, spec.load_options())
-        card = card or dls_preset_for(model, backend.input_spec.shape)
-        if card is None:
-            raise ConfigError(f"model {model} has no card ({card_path_for(model)}) and its input "
-                              f"{backend.input_spec.shape} is not a 3-channel image: write a card")
+        """Raises ConfigError (no card), ModelLoadError (the model or its fit to the card), BackendUnavailable."""
+        card, backend = load_card_and_backend(spec)
         return cls(card, backend, spec.limits, spec.warmup, spec.name)
 
     @classmethod
@@ -156,12 +174,13 @@ class Brain:
                 "warmup": self.warmup}
 
 
-def load_brain(name_or_path: str, **overrides: Any):
-    """Any brain by name or YAML path: a network Brain, or the explicit line follower."""
+def load_brain(name_or_path: str, **overrides: Any) -> Brain | ExplicitBrain:
+    """Any brain by name or YAML path: a network Brain, or the explicit line follower. Raises ConfigError
+    (unknown brain, bad YAML, no card), ModelLoadError, BackendUnavailable (a device or backend missing here)."""
     return brain_from_spec(BrainSpec.load(name_or_path).with_overrides(**overrides))
 
 
-def brain_from_spec(spec: BrainSpec):
+def brain_from_spec(spec: BrainSpec) -> Brain | ExplicitBrain:
     if spec.type == "explicit":
         return ExplicitBrain(ExplicitParams.from_dict(spec.params, spec.name), spec.limits, spec.name)
     return Brain.from_spec(spec)

@@ -9,7 +9,7 @@ def package_root() -> Path:
     """$F1_BRAINS_ROOT, else the source checkout holding this file, else the installed ROS package."""
     if os.environ.get("F1_BRAINS_ROOT"):
         return Path(os.environ["F1_BRAINS_ROOT"])
-    checkout = Path(__file__).resolve().parents[2]
+    checkout = Path(__file__).resolve().parents[3]   # src/f1_brains/util/paths.py
     if (checkout / "package.xml").is_file():
         return checkout
     import rospkg  # catkin install: the share directory of the ROS package

@@ -15,8 +15,8 @@ import rospy
 from cv_bridge import CvBridge
 from sensor_msgs.msg import Image
 
+from ..core.synthetic import road_frames
 from .topics import CAMERA_TOPIC
-from .synthetic import road_frames
 
 
 def load_frames(source: str) -> list[np.ndarray]:

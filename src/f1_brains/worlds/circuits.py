@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ..worlds.measure import Marking
+from .measure import Marking
 from .track import Spawn, Track, WorldLight, load_points_file
 
 DATA_DIR = Path(__file__).with_name("circuit_data")
@@ -61,7 +61,7 @@ def named(name: str) -> Track:
 def from_world(path: str | Path) -> Track:
     """The circuit of a CustomRobots ``.world`` file, measured from its meshes where the user has them, exactly
     as `f1-brains world-import` measures the built-in ones."""
-    from ..worlds.import_circuits import circuit_data
+    from .import_circuits import circuit_data
     path = Path(path)
     return track_from_data(path.stem, circuit_data(path.stem, path))
 

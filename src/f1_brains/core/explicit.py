@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import BadImage, ConfigError
 from .commands import Decision, Limits
-from .errors import BadImage, ConfigError
 
 HEIGHT, WIDTH = 480, 640
 

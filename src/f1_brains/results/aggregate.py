@@ -14,15 +14,15 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .files import write_json_atomic
+from ..util.files import write_json_atomic
+from ..util.tables import markdown_table
 from .report import COLUMNS, cells, fmt, save
-from .tables import markdown_table
 
 SPEC = ("brain", "circuit", "mode", "repeat", "laps")
 SEEDS = ("average_speed", "deviation_mae_m", "bm_deviation_mae", "frequency_rt", "inference_mean_ms",
          "inference_p50_ms", "inference_p99_ms", "latency_p99_ms", "real_time_factor", "frames_skipped", "lap_seconds")
 CSV_COLUMNS = (*SPEC, "backend", "completed", "end_reason", *SEEDS, "frames_received", "frames_processed",
-               "frames_faults", "max_abs_offset_m", "sim_time_s", "wall_time_s")
+               "frames_faults", "deviation_max_m", "sim_time_s", "wall_time_s")
 WORST = ("inference_p99_ms", "latency_p99_ms")   # tails: the worst repeat, not the median
 
 
@@ -33,7 +33,7 @@ def flat(result: dict[str, Any]) -> dict[str, Any]:
     row.update({k: rec.get(k) for k in SEEDS}, brain=Path(str(result["brain"])).stem,
                circuit=Path(str(result["circuit"])).stem, completed=bool(result.get("completed")),
                frames_received=frames.get("received"), frames_processed=frames.get("processed"),
-               frames_faults=frames.get("faults"))
+               frames_faults=frames.get("faults"), deviation_max_m=rec.get("deviation_max_m"))
     if row["frames_skipped"] is None:
         row["frames_skipped"] = frames.get("skipped")
     return row
@@ -47,7 +47,7 @@ def _or_none(fn: Callable[[list[float]], float], values: list[float]) -> float |
     return fn(values) if values else None
 
 
-def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize_repeats(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The repeats of one (brain, circuit, mode), flat rows: medians over the repeats that completed (all
     repeats when none did), worst p99s over the same repeats, frames skipped summed over all repeats."""
     done = [r for r in runs if r["completed"]]
@@ -67,7 +67,7 @@ def groups(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     keyed: dict[tuple, list[dict]] = {}
     for row in map(flat, results):
         keyed.setdefault((row["brain"], row["circuit"], row["mode"]), []).append(row)
-    return [summarize(runs) for runs in keyed.values()]
+    return [summarize_repeats(runs) for runs in keyed.values()]
 
 
 RANKING_RULE = ("Sorted by completion rate (higher first), then mean deviation MAE (lower first), "
@@ -108,16 +108,16 @@ def completion(g: dict[str, Any]) -> str:
 
 
 def runs_table(results: list[dict[str, Any]]) -> str:
-    """Every run: the simulator's lap (offsets from the centre line) and the brain node's frame counts."""
-    numbers = (("lap_time_s", ".1f"), ("average_speed", ".2f"), ("mean_abs_offset_m", ".3f"), ("max_abs_offset_m", ".3f"))
+    """Every run: how it ended, its first complete lap (else the whole run) from run.json, the frame counts."""
+    numbers = (("lap_seconds", ".1f"), ("average_speed", ".2f"), ("deviation_mae_m", ".3f"), ("deviation_max_m", ".3f"))
     rows = []
     for r in results:
-        f = r.get("frames") or {}
+        f, rec = r.get("frames") or {}, r.get("recorded") or {}
         rows.append([Path(str(r["brain"])).stem, Path(str(r["circuit"])).stem, r["mode"], str(r.get("repeat", 0)),
-                     str(r["end_reason"]), *(fmt(r.get(k), spec) for k, spec in numbers),
+                     str(r["end_reason"]), *(fmt(rec.get(k), spec) for k, spec in numbers),
                      f"{f.get('processed', '-')} / {f.get('skipped', '-')}", fmt(r.get("inference_p50_ms"), ".3f")])
     return markdown_table(["brain", "circuit", "mode", "repeat", "result", "lap time s", "avg speed m/s",
-                           "mean abs offset m", "max abs offset m", "frames processed / skipped", "inference p50 ms"],
+                           "deviation MAE m", "deviation max m", "frames processed / skipped", "inference p50 ms"],
                           rows)
 
 

@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..errors import BackendUnavailable, ModelLoadError
+from ...errors import BackendUnavailable, ModelLoadError
 from .base import Backend, TensorSpec, cuda_index, is_gpu
 from .keras import import_tensorflow, saved_model_signature, tensor_spec
 

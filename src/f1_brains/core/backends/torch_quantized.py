@@ -1,7 +1,7 @@
 """TorchScript archives of eager/FX-quantized PyTorch models: CPU only, quantized engine selectable."""
 from __future__ import annotations
 
-from ..errors import BackendUnavailable
+from ...errors import BackendUnavailable
 from .torchscript import TorchScriptBackend
 
 PREFERRED_ENGINES = ("x86", "fbgemm", "qnnpack")

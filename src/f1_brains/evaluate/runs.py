@@ -4,7 +4,8 @@ A run is `roslaunch f1_brains drive.launch` on its own master port with ROS_HOME
 OUT/<brain>/<circuit>/<mode>/r<repeat>/. Its result (the simulator's and the brain's summaries,
 condensed) is saved as result.json there, so an interrupted matrix resumes where it stopped and a
 failed run is recorded with its reason without stopping the others. Its "recorded" entry holds the seeds'
-columns of the brain node's run.json (report.summary_row); aggregate.py turns the results into tables and plots.
+columns of the brain node's run.json (run_file.summary_row), the one lap truth; results/aggregate.py turns
+the results into tables and plots.
 """
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import ConfigError
-from .files import read_json, write_json_atomic
-from .paths import package_root
+from ..errors import ConfigError
+from ..util.files import read_json, write_json_atomic
+from ..util.paths import package_root
 
 BASE_PORT = 11700
 
@@ -44,14 +45,10 @@ class RunSpec:
 
 
 def condense(spec: RunSpec, sim: dict[str, Any], brain: dict[str, Any]) -> dict[str, Any]:
-    laps = sim.get("laps", [])
-    lap = laps[0] if laps else None
+    """How the run ended (the simulator's word) and what the brain node counted; the lap numbers themselves come
+    from run.json only (``recorded``), so evaluate, aggregate and report share one lap truth."""
     timings = brain.get("timings", {})
-    return {**spec.__dict__, "end_reason": sim.get("end_reason"), "completed": len(laps) >= spec.laps,
-            "lap_time_s": lap["lap_time"] if lap else None,
-            "average_speed": lap["distance"] / lap["lap_time"] if lap else None,
-            "mean_abs_offset_m": lap["mean_abs_offset"] if lap else None,
-            "max_abs_offset_m": lap["max_abs_offset"] if lap else None,
+    return {**spec.__dict__, "end_reason": sim.get("end_reason"), "completed": len(sim.get("laps", [])) >= spec.laps,
             "progress_m": sim.get("progress_m"), "sim_time_s": sim.get("sim_time_s"),
             "wall_time_s": sim.get("wall_time_s"), "frames": brain.get("frames", {}),
             "inference_p50_ms": timings.get("inference", {}).get("p50_ms"),
@@ -60,8 +57,8 @@ def condense(spec: RunSpec, sim: dict[str, Any], brain: dict[str, Any]) -> dict[
 
 
 def recorded(run_dir: Path) -> dict[str, Any] | None:
-    """The seeds' columns of the run's run.json (report.summary_row, NaN as None); None without a readable one."""
-    from .report import load_run, summary_row
+    """The seeds' columns of the run's run.json (run_file.summary_row, NaN as None); None without a readable one."""
+    from ..results.run_file import load_run, summary_row
     try:
         row = summary_row(load_run(run_dir / "run.json"))
     except (ConfigError, KeyError, TypeError):

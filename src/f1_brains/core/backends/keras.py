@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BackendUnavailable, ModelLoadError
+from ...errors import BackendUnavailable, ModelLoadError
 from .base import Backend, TensorSpec, cuda_index, is_gpu
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -25,15 +25,17 @@ def import_tensorflow():
     return tf
 
 
-def set_tf_threads(threads: int) -> None:
-    """Intra-op threads; TensorFlow only accepts this before its runtime starts (later: kept as is)."""
+def set_tf_threads(threads: int) -> int:
+    """Intra-op threads, process-wide: TensorFlow accepts them only before its runtime starts, so a later request
+    keeps what the first one set. Returns the setting in effect (0: TensorFlow's default, every core)."""
     tf = import_tensorflow()
     if threads > 0:
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(1)
         except RuntimeError:
-            pass
+            pass   # the runtime has started: the first setting stays
+    return tf.config.threading.get_intra_op_parallelism_threads()
 
 
 def saved_model_signature(tf, path: Path):
@@ -83,7 +85,7 @@ class KerasBackend(Backend):
 
     def _load(self) -> str:
         tf = import_tensorflow()
-        set_tf_threads(self.options.threads)
+        self.threads = set_tf_threads(self.options.threads)
         self._tf_dev = self._tf_device(tf)
         with tf.device(self._tf_dev):
             call, in_spec, out_spec = self._load_callable(tf)

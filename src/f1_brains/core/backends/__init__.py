@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ConfigError, ModelLoadError
+from ...errors import ConfigError, ModelLoadError
 from .base import Backend, LoadOptions, TensorSpec
 from .keras import KerasBackend
 from .onnxruntime import OnnxRuntimeBackend

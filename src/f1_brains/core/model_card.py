@@ -2,7 +2,7 @@
 
 A card is a small YAML file beside the artifact (``<artifact>.card.yaml``, or ``card.yaml`` inside a
 SavedModel directory). It fixes the camera image it accepts, the crop, resize, colour order,
-normalization and tensor layout of the input, and how to turn the raw outputs into (v, w). Every
+normalization and tensor layout of the input, and how to turn the network's outputs into (v, w). Every
 backend receives the exact tensor the card describes, so no backend carries preprocessing code.
 Presets cover DeepLearningStudio's PilotNet artifacts (REFERENCE.md section 5).
 """
@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import yaml
 
-from .errors import BadImage, BadOutput, ConfigError
+from ..errors import BadImage, BadOutput, ConfigError
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -117,7 +117,7 @@ class ModelCard:
         return np.ascontiguousarray(x)
 
     def normalize_outputs(self, v: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """(v, w) in m/s, rad/s -> the network's raw outputs (training targets): the inverse of postprocess."""
+        """(v, w) in m/s, rad/s -> the network's outputs (training targets): the inverse of postprocess."""
         if not self.output.normalized:
             return np.column_stack([v, w]).astype(np.float32)
         (v0, v1), (w0, w1) = self.output.ranges["v"], self.output.ranges["w"]

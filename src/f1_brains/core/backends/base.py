@@ -7,12 +7,12 @@ the backend's business; image preprocessing and output scaling are the card's.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import BackendUnavailable, ModelLoadError
+from ...errors import BackendUnavailable, ModelLoadError
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,8 @@ class TensorSpec:
 
 @dataclass(frozen=True)
 class LoadOptions:
-    device: str = "cpu"      # "cpu", "cuda" / "cuda:N" ("gpu" is an alias of "cuda")
-    threads: int = 1         # intra-op threads (0: the framework's default)
+    device: str = "cpu"      # "cpu" or "cuda:N" ("cuda" and "gpu" mean cuda:0); see ``normalize_device``
+    threads: int = 1         # intra-op threads (0: the framework's default); TF's and torch's are process-wide
     extra: tuple[tuple[str, object], ...] = ()   # backend-specific options, e.g. (("xla", "auto"),)
 
     def option(self, key: str, default: object = None) -> object:
@@ -38,19 +38,24 @@ class Backend(abc.ABC):
     name: str = ""
     suffixes: tuple[str, ...] = ()   # artifact file suffixes this backend claims (for selection)
     gpu_capable: bool = False
+    accelerator: str | None = None   # set by _load when an accelerator runs the model (e.g. "tensorrt")
 
     def __init__(self, path: str | Path, options: LoadOptions = LoadOptions()) -> None:
         self.path = Path(path)
         self.options = options
         if not self.path.exists():
             raise ModelLoadError(f"{self.name}: model {self.path} does not exist")
-        if options.device.split(":")[0] not in ("cpu", "cuda", "gpu"):
-            raise BackendUnavailable(f"{self.name}: unknown device {options.device!r} (use cpu, cuda or cuda:N)")
+        try:
+            options = replace(options, device=normalize_device(options.device))
+        except BackendUnavailable as e:
+            raise BackendUnavailable(f"{self.name}: {e}") from None
+        self.options = options
         problem = self.unavailable_reason()
         if problem:
             raise BackendUnavailable(f"{self.name}: {problem}")
         if is_gpu(options.device) and not self.gpu_capable:
             raise BackendUnavailable(f"{self.name}: runs on the CPU only; device {options.device!r} requested")
+        self.threads = options.threads   # a backend whose framework sets threads process-wide reports the real value
         self.device = self._load()
 
     @classmethod
@@ -60,8 +65,13 @@ class Backend(abc.ABC):
 
     @classmethod
     def usable_devices(cls) -> list[str]:
-        """Devices this backend can use on this machine."""
+        """Devices this backend can use on this machine: "cpu", "cuda"."""
         return ["cpu"]
+
+    @classmethod
+    def usable_accelerators(cls) -> list[str]:
+        """Accelerators this backend can put behind a device here (backend options, e.g. "tensorrt")."""
+        return []
 
     @abc.abstractmethod
     def _load(self) -> str:
@@ -82,7 +92,8 @@ class Backend(abc.ABC):
     def describe(self) -> dict[str, object]:
         """What is running: for logs, run metadata and benchmarks."""
         return {"backend": self.name, "artifact": str(self.path), "device": self.device,
-                "threads": self.options.threads, "input": self.input_spec.__dict__,
+                "accelerator": self.accelerator, "threads": self.threads,
+                **({"threads_requested": self.options.threads} if self.threads != self.options.threads else {}), "input": self.input_spec.__dict__,
                 "output": self.output_spec.__dict__}
 
     def _fail_load(self, error: Exception) -> ModelLoadError:
@@ -91,8 +102,23 @@ class Backend(abc.ABC):
         return ModelLoadError(f"{self.name}: cannot load {self.path}: {first_line[:300]}")
 
 
+def normalize_device(device: str) -> str:
+    """The one device model: "cpu" or "cuda:N"; "cuda" and "gpu" mean cuda:0. Accelerators such as TensorRT or
+    OpenVINO's are backend options, never devices. Raises BackendUnavailable for anything else."""
+    kind, _, index = str(device).strip().lower().partition(":")
+    if kind == "cpu" and not index:
+        return "cpu"
+    if kind in ("cuda", "gpu") and (not index or index.isdigit()):
+        return f"cuda:{int(index or 0)}"
+    raise BackendUnavailable(f"unknown device {device!r} (use cpu, cuda or cuda:N; TensorRT is a backend option)")
+
+
 def is_gpu(device: str) -> bool:
-    return device.split(":")[0] in ("cuda", "gpu")
+    """Whether a device (as given, or as a backend reports it) is a GPU; unknown names are not."""
+    try:
+        return normalize_device(device) != "cpu"
+    except BackendUnavailable:
+        return False
 
 
 def cuda_index(device: str) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BackendUnavailable
+from ...errors import BackendUnavailable
 from .base import Backend, TensorSpec, cuda_index, is_gpu
 
 
@@ -50,8 +50,9 @@ class TorchScriptBackend(Backend):
     def _load(self) -> str:
         import torch
         device = self._torch_device()
-        if self.options.threads > 0:
+        if self.options.threads > 0:   # torch's setting is process-wide: predict() puts ours back if changed
             torch.set_num_threads(self.options.threads)
+        self.threads = torch.get_num_threads()
         try:
             module = torch.jit.load(str(self.path), map_location=device)
         except Exception as e:  # torch raises RuntimeError/ValueError/... for corrupt archives
@@ -70,6 +71,8 @@ class TorchScriptBackend(Backend):
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         import torch
+        if torch.get_num_threads() != self.threads:   # another torch model in this process set its own
+            torch.set_num_threads(self.threads)
         with torch.inference_mode():
             out = self.module(torch.from_numpy(batch).to(self._device))
         return out.float().cpu().numpy()  # .cpu() waits for the GPU, so timings around this are honest

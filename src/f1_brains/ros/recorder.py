@@ -17,14 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from .files import write_json_atomic
-from .host import versions
-from .laps import FrameSample, Lap, LapSplitter, OdomSample, lap_statistics
-from .sim.track import Track
-
-SCHEMA_VERSION = 1
-CSV_COLUMNS = ("lap", "t_sim", "t_wall", "x", "y", "speed", "offset_m", "v", "w", "raw_v", "raw_w",
-               "inference_ms", "end_to_end_ms", "node_overhead_ms", "receive_to_command_ms")
+from ..core.backends.base import is_gpu
+from ..results.laps import FrameSample, Lap, LapSplitter, OdomSample, lap_statistics
+from ..results.run_file import CSV_COLUMNS, SCHEMA_VERSION
+from ..util.files import write_json_atomic
+from ..util.host import versions
+from ..worlds.track import Track
 
 
 class LapRecorder:
@@ -59,7 +57,7 @@ class LapRecorder:
             o = self._last_odom
             offset = self.splitter.last_offset   # projected once, when the odometry arrived
             self.rows.append((self.splitter.current.index, frame.t, frame.wall, *(o and (o.x, o.y, o.speed) or (None,) * 3),
-                              offset, frame.v, frame.w, frame.raw_v, frame.raw_w, frame.inference_s * 1e3,
+                              offset, frame.v, frame.w, frame.unclamped_v, frame.unclamped_w, frame.inference_s * 1e3,
                               None if frame.end_to_end_s is None else frame.end_to_end_s * 1e3,
                               frame.node_overhead_s * 1e3, frame.receive_to_command_s * 1e3))
 
@@ -111,7 +109,7 @@ def bm_keys(lap: dict[str, Any], run: dict[str, Any], metadata: dict[str, Any]) 
         "target_brain_iterations_simulated_time": lap["target_brain_iterations_simulated_time"],
         "mean_inference_time": lap["mean_inference_time"], "real_time_factor": lap["real_time_factor"],
         "suddenness_distance": lap["suddenness_distance"],
-        "gpu_inference": str(metadata.get("device", "cpu")).startswith(("cuda", "gpu", "tensorrt")),
+        "gpu_inference": is_gpu(str(metadata.get("device", "cpu"))),
     }
 
 
@@ -126,8 +124,8 @@ def run_metadata(brain_about: dict[str, Any], circuit: str, mode: str, seed: int
 def load_reference(circuit: str = "", bag: str = "") -> tuple[Track, np.ndarray]:
     """The reference line and BM's checkpoints: a BehaviorMetrics perfect-lap bag (its /F1ROS/odom
     samples are the checkpoints) or a circuit (named, or a points file; checkpoints every 2 m)."""
-    from .errors import ConfigError
-    from .laps import reference_from_points
+    from ..errors import ConfigError
+    from ..results.laps import reference_from_points
     if bag:
         import rosbag
         if not Path(bag).is_file():
@@ -138,6 +136,6 @@ def load_reference(circuit: str = "", bag: str = "") -> tuple[Track, np.ndarray]
         return reference_from_points(Path(bag).stem, points), points
     if not circuit:
         raise ConfigError("a reference line needs a circuit (name or points file) or a perfect-lap bag")
-    from .sim import circuits
+    from ..worlds import circuits
     track = circuits.load(circuit)
     return track, track.points[::4]

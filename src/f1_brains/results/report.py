@@ -5,50 +5,15 @@ speed along the run, and latency histograms. Across several runs: bar charts of 
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
-from .files import read_json
-from .recorder import SCHEMA_VERSION
-from .tables import markdown_table
-
-
-def load_run(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"run file {path} does not exist")
-    try:
-        data = read_json(path)
-    except ValueError as e:
-        raise ConfigError(f"run file {path} is not valid JSON: {e}") from None
-    version = data.get("schema_version") if isinstance(data, dict) else None
-    if version != SCHEMA_VERSION:
-        raise ConfigError(f"run file {path} has schema version {version!r}; this f1_brains reads version {SCHEMA_VERSION}")
-    data["_path"] = str(path)
-    return data
-
-
-def label(run: dict[str, Any]) -> str:
-    m = run["metadata"]
-    return f"{m.get('brain')} ({m.get('backend')}) {Path(str(m.get('circuit'))).stem} {m.get('mode') or ''}".strip()
-
-
-def summary_row(run: dict[str, Any]) -> dict[str, Any]:
-    """The numbers of the table: the first complete lap if any, else the whole run (frames skipped: whole run)."""
-    complete = [lap for lap in run["laps"] if lap["complete"]]
-    s = complete[0] if complete else run["run"]
-    return {"method": label(run), "average_speed": s["average_speed"], "deviation_mae_m": s["position_deviation_mae_m"],
-            "bm_deviation_mae": s.get("position_deviation_mae"),
-            "frequency_rt": s["brain_iterations_frequency_real_time"], "inference_mean_ms": s["inference_time"]["mean_ms"],
-            "inference_p50_ms": s["inference_time"]["p50_ms"], "inference_p99_ms": s["inference_time"]["p99_ms"],
-            "latency_p99_ms": s.get("receive_to_command", {}).get("p99_ms"), "real_time_factor": s["real_time_factor"],
-            "frames_skipped": run["run"].get("frames_skipped"),
-            "lap_seconds": s["lap_seconds"], "completed": bool(complete), "end_reason": run.get("end_reason")}
-
+from ..errors import ConfigError
+from ..util.tables import markdown_table
+from ..worlds import circuits
+from .run_file import label, load_run, read_frames, summary_row
 
 # The seeds' columns, shared by this table and `f1-brains evaluate`'s aggregated tables (summary_row's keys).
 COLUMNS = ("Average speed (m/s)", "Position deviation MAE (m)", "BM position deviation MAE",
@@ -74,27 +39,16 @@ def table(runs: list[dict[str, Any]]) -> str:
     return markdown_table(["Method", *COLUMNS, "Lap completed"], [[r["method"], *cells(r), lap(r)] for r in rows])
 
 
-def read_frames(run: dict[str, Any]) -> dict[str, np.ndarray]:
-    path = Path(run["_path"]).with_name("frames.csv")
-    if not path.is_file():
-        raise ConfigError(f"{path} (the per-frame samples of {run['_path']}) does not exist")
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
-    to_float = lambda v: float(v) if v not in ("", "None") else np.nan  # noqa: E731
-    return {k: np.array([to_float(r[k]) for r in rows]) for k in (rows[0] if rows else {})}
-
-
 def plot_run(run: dict[str, Any], out_dir: Path) -> list[Path]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .recorder import load_reference
     frames, name = read_frames(run), Path(run["_path"]).parent.name or "run"
     meta = run["metadata"]
     written = []
     try:
-        reference, _ = load_reference(str(meta.get("circuit", "")))
+        reference = circuits.load(str(meta.get("circuit", "")))
     except ConfigError:
         reference = None   # e.g. a perfect-lap bag that is not on this machine: plot the trajectory alone
 

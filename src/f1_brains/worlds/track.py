@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ..worlds.measure import Marking
+from .measure import Marking
 
 SPACING = 0.5            # metres between resampled centre-line points
 ROAD_WIDTH = 3.0         # m between the walls, as on the real circuits (2.4-3.3 m)
