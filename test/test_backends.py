@@ -13,9 +13,10 @@ from f1_brains.core.backends import (
     load_backend,
 )
 from f1_brains.core.backends.base import is_gpu, normalize_device
-from f1_brains.core.backends.tf_trt import TFTRTBackend, convert, tf_trt_problem
+from f1_brains.core.backends.tf_trt import TFTRTBackend, tf_trt_problem
 from f1_brains.core.model_card import ModelCard, card_path_for
 from f1_brains.errors import BackendUnavailable, ConfigError, ModelLoadError
+from f1_brains.zoo.tensorrt_formats import convert_tf_trt as convert
 
 # Normalized-output tolerances against the float PyTorch reference (outputs span about 0.1..0.4 here).
 # Float formats run the same function, so only summation order differs; int8 formats quantize

@@ -48,7 +48,8 @@ class BrainSpec:
 
     @classmethod
     def load(cls, name_or_path: str) -> "BrainSpec":
-        """A brain by name (brains/<name>.yaml) or by the path of a YAML file."""
+        """A brain by name (brains/<name>.yaml) or by the path of a YAML file. Raises ConfigError (unknown name,
+        missing file, bad YAML or keys)."""
         path = Path(name_or_path)
         if path.suffix not in (".yaml", ".yml"):
             path = paths.brains_dir() / f"{name_or_path}.yaml"
@@ -153,6 +154,7 @@ class Brain:
 
     @classmethod
     def load(cls, name_or_path: str, **overrides: Any) -> "Brain":
+        """A network brain by name or YAML path; raises as ``BrainSpec.load`` and ``from_spec``."""
         return cls.from_spec(BrainSpec.load(name_or_path).with_overrides(**overrides))
 
     def step(self, image: np.ndarray, encoding: str = "rgb8") -> Decision:

@@ -58,6 +58,7 @@ class ExplicitBrain:
         self._last_error, self._last_w = 0.0, 0.0
 
     def step(self, image: np.ndarray, encoding: str = "rgb8") -> Decision:
+        """Steer toward the red line; no line in sight: slow down and search. Raises BadImage."""
         t0 = time.perf_counter()
         if encoding not in ("rgb8", "bgr8"):
             raise BadImage(f"image encoding {encoding!r} is not supported (expected rgb8 or bgr8)")

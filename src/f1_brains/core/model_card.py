@@ -4,7 +4,8 @@ A card is a small YAML file beside the artifact (``<artifact>.card.yaml``, or ``
 SavedModel directory). It fixes the camera image it accepts, the crop, resize, colour order,
 normalization and tensor layout of the input, and how to turn the network's outputs into (v, w). Every
 backend receives the exact tensor the card describes, so no backend carries preprocessing code.
-Presets cover DeepLearningStudio's PilotNet artifacts (REFERENCE.md section 5).
+Presets cover DeepLearningStudio's PilotNet artifacts (docs/behaviormetrics.md, "DeepLearningStudio artifacts
+without cards").
 """
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 NORMALIZATIONS = ("unit", "imagenet", "none")
 LAYOUTS = ("NCHW", "NHWC")
 COLORS = ("rgb", "bgr")
-# box2_linear: a 2x2 box average, then bilinear: within 1 grey level of "area" at an eighth of its cost
-# (0.07 vs 0.57 ms for 240x640 -> 66x200 here); "linear" alone skips most pixels and aliases thin lines.
+# box2_linear: a 2x2 box average, then bilinear: within 1 grey level of "area" at a fraction of its cost (the
+# preprocess column of `f1-brains bench`); "linear" alone skips most pixels and aliases thin lines.
 INTERPOLATIONS = ("box2_linear", "area", "linear", "nearest")
 _CV2_INTERPOLATION = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
 # Label ranges of DeepLearningStudio's F1 datasets: v in [6.5, 24] m/s, w in [-7.1, 7.1] rad/s.
@@ -168,6 +169,7 @@ class ModelCard:
 
     @classmethod
     def load(cls, path: str | Path) -> "ModelCard":
+        """A card file. Raises ConfigError when it is missing, not YAML, or not a valid card."""
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"model card {path} does not exist")

@@ -68,7 +68,7 @@ def from_world(path: str | Path) -> Track:
 
 def load(circuit: str, road_width: float | None = None, walled: bool | None = None) -> Track:
     """A named circuit, a CustomRobots ``.world`` file, or the path of a points file (whose road width and
-    walls the caller may set)."""
+    walls the caller may set). Raises ConfigError naming the circuit or file when it cannot be read."""
     if canonical(circuit) in CIRCUITS:
         return named(circuit)
     if Path(circuit).suffix == ".world":

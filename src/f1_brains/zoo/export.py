@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -43,8 +44,8 @@ def calibration_batches(card_input: InputSpec, n: int = 64, seed: int = 1,
 
 def bias_correction_frames(pixels: np.ndarray | None = None) -> np.ndarray:
     """NCHW frames (one array) for int8 bias correction, sampled like ``calibration_batches``: 2048 dataset
-    frames (the correction subtracts means, which need more frames than ranges), or 256 synthetic ones,
-    which take about 18 ms each to draw."""
+    frames (the correction subtracts means, which need more frames than ranges), or 256 synthetic ones
+    (slow to draw, so fewer)."""
     n = BIAS_CORRECTION_FRAMES if pixels is not None else SYNTHETIC_BIAS_CORRECTION_FRAMES
     return np.concatenate(calibration_batches(NCHW_CARD, n, seed=2, pixels=pixels))
 
@@ -62,9 +63,31 @@ def export_keras(model, keras_path: Path, saved_model_dir: Path) -> None:
     twin.export(str(saved_model_dir), verbose=False)
 
 
-# Every format, by file name: (writer, card layout, framework, precision).
-FORMATS = ("torchscript", "torch_dynamic_int8", "torch_static_int8", "onnx", "keras", "saved_model",
-           "tflite", "tflite_int8")
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    file: str              # artifact under the output directory
+    layout: InputSpec
+    framework: str
+    precision: str
+    method: str            # one line for the card and the tables
+
+
+# The base formats, written by export_all; optimize adds its variants to this table.
+BASE = {
+    "torchscript": Variant("torchscript", "pilotnet.pt", NCHW_CARD, "pytorch", "fp32", "TorchScript, frozen"),
+    "torch_dynamic_int8": Variant("torch_dynamic_int8", "pilotnet_dynamic_int8.pt", NCHW_CARD, "pytorch",
+                                  "int8-dynamic", "dynamic quantization of the dense layers"),
+    "torch_static_int8": Variant("torch_static_int8", "pilotnet_static_int8.pt", NCHW_CARD, "pytorch",
+                                 "int8-static", "post-training static quantization, fused, calibrated"),
+    "onnx": Variant("onnx", "pilotnet.onnx", NCHW_CARD, "pytorch", "fp32", "ONNX export"),
+    "keras": Variant("keras", "pilotnet.keras", NHWC_CARD, "keras", "fp32", "Keras twin"),
+    "saved_model": Variant("saved_model", "pilotnet_savedmodel", NHWC_CARD, "tensorflow", "fp32", "SavedModel"),
+    "tflite": Variant("tflite", "pilotnet.tflite", NHWC_CARD, "tflite", "fp32", "TFLite float32"),
+    "tflite_int8": Variant("tflite_int8", "pilotnet_int8.tflite", NHWC_CARD, "tflite", "int8",
+                           "TFLite full integer, int8 input and output"),
+}
+FORMATS = tuple(BASE)
 
 
 def export_all(model, out_dir: str | Path, formats: Iterable[str] = FORMATS, provenance: dict | None = None,
@@ -84,37 +107,40 @@ def export_all(model, out_dir: str | Path, formats: Iterable[str] = FORMATS, pro
     nchw_calibration = lambda: calibration_batches(NCHW_CARD, calibration_frames, pixels=calibration_pixels)  # noqa: E731
     nhwc_calibration = lambda: calibration_batches(NHWC_CARD, calibration_frames, pixels=calibration_pixels)  # noqa: E731
 
-    def done(fmt: str, path: Path, layout: InputSpec, framework: str, precision: str) -> None:
-        write_card(path, layout, framework, precision, {**prov, "format": fmt}, output)
+    def at(fmt: str) -> Path:
+        return out / BASE[fmt].file
+
+    def done(fmt: str, path: Path | None = None) -> None:
+        v = BASE[fmt]
+        path = path or at(fmt)
+        write_card(path, v.layout, v.framework, v.precision, {**prov, "format": fmt}, output)
         paths[fmt] = path
 
     if "torchscript" in formats:
-        export_torchscript(model, out / "pilotnet.pt")
-        done("torchscript", out / "pilotnet.pt", NCHW_CARD, "pytorch", "fp32")
+        export_torchscript(model, at("torchscript"))
+        done("torchscript")
     if "torch_dynamic_int8" in formats:
-        export_dynamic_int8(model, out / "pilotnet_dynamic_int8.pt")
-        done("torch_dynamic_int8", out / "pilotnet_dynamic_int8.pt", NCHW_CARD, "pytorch", "int8-dynamic")
+        export_dynamic_int8(model, at("torch_dynamic_int8"))
+        done("torch_dynamic_int8")
     if "torch_static_int8" in formats:
-        export_static_int8(model, out / "pilotnet_static_int8.pt", nchw_calibration())
-        done("torch_static_int8", out / "pilotnet_static_int8.pt", NCHW_CARD, "pytorch", "int8-static")
+        export_static_int8(model, at("torch_static_int8"), nchw_calibration())
+        done("torch_static_int8")
     if "onnx" in formats:
-        export_onnx(model, out / "pilotnet.onnx")
-        done("onnx", out / "pilotnet.onnx", NCHW_CARD, "pytorch", "fp32")
+        export_onnx(model, at("onnx"))
+        done("onnx")
     if {"keras", "saved_model", "tflite"} & set(formats):
         scratch = Path(tempfile.mkdtemp())   # for the Keras files not asked for, so no shipped one is replaced
-        keras_path = out / "pilotnet.keras" if "keras" in formats else scratch / "pilotnet.keras"
-        saved_model = out / "pilotnet_savedmodel" if "saved_model" in formats else scratch / "sm"
+        keras_path = at("keras") if "keras" in formats else scratch / "pilotnet.keras"
+        saved_model = at("saved_model") if "saved_model" in formats else scratch / "sm"
         export_keras(model, keras_path, saved_model)
-        if "keras" in formats:
-            done("keras", keras_path, NHWC_CARD, "keras", "fp32")
-        if "saved_model" in formats:
-            done("saved_model", saved_model, NHWC_CARD, "tensorflow", "fp32")
+        for fmt in ("keras", "saved_model"):
+            if fmt in formats:
+                done(fmt)
         if "tflite" in formats:
-            export_tflite(saved_model, out / "pilotnet.tflite")
-            done("tflite", out / "pilotnet.tflite", NHWC_CARD, "tflite", "fp32")
+            export_tflite(saved_model, at("tflite"))
+            done("tflite")
         shutil.rmtree(scratch)
     if "tflite_int8" in formats:
-        export_tflite_int8(model, out / "pilotnet_int8.tflite", nhwc_calibration,
-                           bias_correction_frames(calibration_pixels))
-        done("tflite_int8", out / "pilotnet_int8.tflite", NHWC_CARD, "tflite", "int8")
+        export_tflite_int8(model, at("tflite_int8"), nhwc_calibration, bias_correction_frames(calibration_pixels))
+        done("tflite_int8")
     return paths

@@ -21,39 +21,16 @@ from ..core.model_card import InputSpec, OutputSpec
 from ..util.files import write_json_atomic
 from . import export
 from .export import (
+    BASE,
     NCHW_CARD,
     NHWC_CARD,
+    Variant,
     bias_correction_frames,
     calibration_batches,
     write_card,
 )
 from .finetune import TuningSet
 
-
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    file: str              # artifact under the output directory
-    layout: InputSpec
-    framework: str
-    precision: str
-    method: str            # one line for the card and the tables
-
-
-# The base formats are zoo.export's (names as there); the rest are built in _build below.
-BASE = {
-    "torchscript": Variant("torchscript", "pilotnet.pt", NCHW_CARD, "pytorch", "fp32", "TorchScript, frozen"),
-    "torch_dynamic_int8": Variant("torch_dynamic_int8", "pilotnet_dynamic_int8.pt", NCHW_CARD, "pytorch",
-                                  "int8-dynamic", "dynamic quantization of the dense layers"),
-    "torch_static_int8": Variant("torch_static_int8", "pilotnet_static_int8.pt", NCHW_CARD, "pytorch",
-                                 "int8-static", "post-training static quantization, fused, calibrated"),
-    "onnx": Variant("onnx", "pilotnet.onnx", NCHW_CARD, "pytorch", "fp32", "ONNX export"),
-    "keras": Variant("keras", "pilotnet.keras", NHWC_CARD, "keras", "fp32", "Keras twin"),
-    "saved_model": Variant("saved_model", "pilotnet_savedmodel", NHWC_CARD, "tensorflow", "fp32", "SavedModel"),
-    "tflite": Variant("tflite", "pilotnet.tflite", NHWC_CARD, "tflite", "fp32", "TFLite float32"),
-    "tflite_int8": Variant("tflite_int8", "pilotnet_int8.tflite", NHWC_CARD, "tflite", "int8",
-                           "TFLite full integer, int8 input and output"),
-}
 VARIANTS = {v.name: v for v in (
     Variant("tflite_dynamic", "pilotnet_dynamic.tflite", NHWC_CARD, "tflite", "int8-dynamic",
             "TFLite dynamic range (int8 weights, float activations)"),
@@ -94,8 +71,8 @@ PRUNE_AMOUNT = 0.5
 def missing_requirement(name: str) -> str | None:
     """Why variant ``name`` cannot be built here, or None."""
     if name.startswith("tf_trt"):
-        from ..core.backends.tf_trt import TFTRTBackend
-        return TFTRTBackend.unavailable_reason()
+        from ..core.backends import backend_class
+        return backend_class("tf_trt").unavailable_reason()
     if name.startswith("torch_tensorrt"):
         import torch
         try:
@@ -137,7 +114,7 @@ def _build(v: Variant, ctx: Context, cache: dict[str, Any]) -> None:
             cache["saved_model"] = Path(cache["tmp"]) / "savedmodel"
             export.export_keras(ctx.model, Path(cache["tmp"]) / "twin.keras", cache["saved_model"])
         if v.name.startswith("tf_trt"):
-            from ..core.backends.tf_trt import convert
+            from .tensorrt_formats import convert_tf_trt as convert
             precision = v.name.rsplit("_", 1)[1].upper()
             convert(cache["saved_model"], path, precision,
                     calibration=(lambda: ctx.calibration(NHWC_CARD, 64)) if precision == "INT8" else None)

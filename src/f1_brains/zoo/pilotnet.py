@@ -1,6 +1,6 @@
 """PilotNet, the reference network, defined once in PyTorch, with an exact Keras twin.
 
-The PyTorch module follows DeepLearningStudio's PilotNet (REFERENCE.md section 5): BatchNorm on the
+The PyTorch module follows DeepLearningStudio's PilotNet (its Formula1-FollowLine PyTorch model): BatchNorm on the
 input, five valid-padded ReLU convolutions, four ReLU dense layers and a linear (v, w) head, input
 NCHW 1x3x66x200, 1,595,528 parameters. ``keras_twin`` builds the same function in Keras (NHWC) and
 copies the weights, so every backend runs one function and differences come only from optimization.

@@ -56,7 +56,7 @@ def export_tflite_int8(model, path: Path, calibration: Callable[[], Iterable[np.
     int8 bias corrected on ``bias_frames`` (NCHW; zoo.bias_correction) and the input BatchNorm folded into
     the first convolution, so the int8 input holds the pixels exactly (scale 1/255) instead of rounding
     normalized values. ``calibration``: NHWC batches for the activation ranges."""
-    from ..core.backends.tflite import TFLiteBackend
+    from ..core.backends import load_backend
     from .bias_correction import bias_corrected
 
     def convert(m) -> Path:
@@ -66,7 +66,7 @@ def export_tflite_int8(model, path: Path, calibration: Callable[[], Iterable[np.
         return path
 
     bias_corrected(pilotnet.fold_input_batchnorm(model), bias_frames, convert,
-                   lambda artifact, frames: TFLiteBackend(artifact).predict(frames.transpose(0, 2, 3, 1)))
+                   lambda artifact, frames: load_backend(artifact, "tflite").predict(frames.transpose(0, 2, 3, 1)))
 
 
 def tf_keras():

@@ -51,4 +51,6 @@ def backend_for_artifact(path: str | Path) -> str:
 
 
 def load_backend(path: str | Path, backend: str | None = None, options: LoadOptions = LoadOptions()) -> Backend:
+    """``path`` loaded by the backend named (default: chosen by the artifact). Raises ConfigError (unknown backend
+    or artifact kind), ModelLoadError (missing or corrupt artifact), BackendUnavailable (framework, device)."""
     return backend_class(backend or backend_for_artifact(path))(path, options)

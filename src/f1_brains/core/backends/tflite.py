@@ -2,7 +2,8 @@
 
 Integer models (int8/uint8 input or output) are fed and read in float: inputs are quantized and
 outputs de-quantized with the tensors' own scale and zero point, so a full-integer model returns the
-same units as its float original (the step the seeds' pipeline missed, REFERENCE.md section 6).
+same units as its float original (the step the original write-ups' pipeline missed: its integer outputs
+were never de-quantized).
 """
 from __future__ import annotations
 
