@@ -65,6 +65,15 @@ def test_card_can_be_a_preset(exported):
     ({"name": "x"}, "'model'"),
     ({"name": "x", "model": "m.onnx", "gpu": True}, r"unknown keys \['gpu'\]"),
     ({"name": "x", "model": "m.onnx", "limits": {"max_speed": 3}}, "limits"),
+    ({"name": "x", "model": "m.onnx", "limits": {"max_w": -1}}, "max_w -1 is negative"),
+    ({"name": "x", "model": "m.onnx", "limits": {"max_v": 2, "min_v": 5}}, "min_v 5 is above max_v 2"),
+    ({"name": "x", "model": "m.onnx", "limits": {"max_v": float("nan")}}, "max_v must be a finite number"),
+    ({"name": "x", "model": "m.onnx", "limits": {"max_v": "fast"}}, "max_v must be a finite number, not 'fast'"),
+    ({"name": "x", "model": "m.onnx", "limits": [1, 2]}, "limits"),
+    ({"name": "x", "model": "m.onnx", "threads": 100000}, "threads must be a whole number from 0 to"),
+    ({"name": "x", "model": "m.onnx", "threads": -3}, "threads must be"),
+    ({"name": "x", "model": "m.onnx", "threads": "two"}, "threads must be"),
+    ({"name": "x", "model": "m.onnx", "warmup": "ten"}, "warmup must be"),
 ])
 def test_bad_brain_specs(data, match):
     with pytest.raises(ConfigError, match=match):
@@ -81,10 +90,16 @@ def test_brain_yaml_by_path_with_missing_model(tmp_path):
     path.write_text(yaml.safe_dump({"model": str(tmp_path / "gone.onnx")}))
     spec = BrainSpec.load(str(path))
     assert spec.name == "mine"
-    with pytest.raises(ConfigError, match="gone.onnx.card.yaml"):
+    with pytest.raises(ModelLoadError, match="model .*gone.onnx does not exist"):
         Brain.from_spec(spec)
     with pytest.raises(ModelLoadError, match="gone.onnx"):
         load_backend(tmp_path / "gone.onnx")
+
+
+def test_overrides_are_checked_like_the_file():
+    spec = BrainSpec.from_dict({"name": "x", "model": "m.onnx"})
+    with pytest.raises(ConfigError, match="brain 'x': threads must be"):
+        spec.with_overrides(threads=-1)
 
 
 SHIPPED = sorted(p.stem for p in paths.brains_dir().glob("*.yaml"))

@@ -1,6 +1,7 @@
 """The lap recorder's files, the report over them, and reference lines from BehaviorMetrics bags."""
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from f1_brains.errors import ConfigError
 from f1_brains.results.laps import FrameSample, OdomSample
 from f1_brains.results.report import load_run, report
 from f1_brains.ros.recorder import SCHEMA_VERSION, LapRecorder, load_reference
+from f1_brains.util.files import check_writable_dir
 from f1_brains.worlds.track import Track
 
 R, SPEED = 50.0, 10.0
@@ -48,6 +50,33 @@ def test_files_are_written_after_each_lap_and_the_partial_lap_is_incomplete(ring
     assert not list(tmp_path.glob(".*.tmp"))                 # atomic writes leave no temporaries
 
 
+def test_a_full_disk_costs_frames_csv_not_the_lap_statistics(ring, tmp_path, monkeypatch):
+    """run.json is written first; frames.csv failing with ENOSPC leaves no temporary and no truncated file."""
+    import errno
+    recorder = LapRecorder(ring, tmp_path, {"brain": "b", "backend": "x", "circuit": "ring", "mode": "lockstep"})
+    feed(recorder, 5)
+    real_write = Path.write_text
+
+    def full_disk(self, text, *args, **kwargs):
+        if self.name == ".frames.csv.tmp":
+            real_write(self, text[:100])             # the disk fills up part way
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real_write(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        recorder.write("stopped", received=100, skipped=0)
+    assert json.loads((tmp_path / "run.json").read_text())["end_reason"] == "stopped"
+    assert not (tmp_path / "frames.csv").exists() and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_an_unwritable_output_directory_is_refused_before_the_run(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(ConfigError, match="output directory .*a_file/run is not writable"):
+        check_writable_dir(tmp_path / "a_file" / "run")
+    assert check_writable_dir(tmp_path / "new" / "run").is_dir() and not list((tmp_path / "new" / "run").iterdir())
+
+
 def test_report_table_and_plots(ring, tmp_path, monkeypatch):
     run_dir = tmp_path / "run_a"
     recorder = LapRecorder(ring, run_dir, {"brain": "explicit", "backend": "explicit", "circuit": "simple_circuit",
@@ -67,6 +96,21 @@ def test_report_refuses_unknown_schema_versions_and_missing_files(tmp_path):
         load_run(bad)
     with pytest.raises(ConfigError, match="does not exist"):
         load_run(tmp_path / "nope.json")
+    bad.write_text(json.dumps({"schema_version": 1, "metadata": None, "laps": [], "run": {}}))
+    with pytest.raises(ConfigError, match="'metadata' is missing or not a dict"):
+        load_run(bad)
+
+
+def test_report_of_a_brain_that_never_answered(ring, tmp_path):
+    """A header-only frames.csv (no frame processed): the table row, no per-run pictures, no traceback."""
+    recorder = LapRecorder(ring, tmp_path / "run", {"brain": "nan_brain", "backend": "x", "circuit": "ring",
+                                                    "mode": "lockstep"})
+    for i in range(40):   # odometry arrives, the car never moves, no frame is ever processed
+        recorder.add_odom(OdomSample(i / 20, i / 20, R, 0.0, 0.0), i + 1, 0)
+    recorder.write("stuck", received=40, skipped=0)
+    assert (tmp_path / "run" / "frames.csv").read_text().count("\n") == 1
+    text, plots = report([str(tmp_path / "run" / "run.json")], tmp_path / "plots")
+    assert "| nan_brain (x) ring lockstep |" in text and "No (stuck)" in text and plots == []
 
 
 def test_reference_from_a_behaviormetrics_perfect_lap_bag(tmp_path):

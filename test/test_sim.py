@@ -115,6 +115,8 @@ def test_points_file_round_trip(tmp_path):
     ("\n".join(f"{x} 0" for x in range(0, 400, 20)) + "\n380 40\n", "not a closed loop|runs into itself"),
     ("0 0\n100 100\n100 0\n0 100\n", "crosses itself|runs into itself"),
     ("0 0\n100 0\n100 60\n50 -5\n0 60\n", "runs into itself|crosses itself"),
+    ("5 5\n5 5\n5 5\n5 5\n5 5\n", "its points span 0 m"),                # five identical points
+    ("0 0\n1e300 0\n1e300 1e300\n0 1e300\n", "lies 1e\\+300 m from the origin"),
 ])
 def test_malformed_points_files(tmp_path, content, match):
     path = tmp_path / "oval.txt"

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """rostest checks of the simulator's inputs (sim_inputs.test)."""
 import math
+import subprocess
 import threading
 import time
 import unittest
@@ -9,6 +10,7 @@ import rospy
 import rostest
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
+from rosgraph_msgs.msg import Log
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from std_srvs.srv import Empty
@@ -92,6 +94,32 @@ class SimInputChecks(unittest.TestCase):
         rospy.Subscriber("/ls/camera", Image, lambda m: None, queue_size=1)   # looks like a brain, never answers
         self.assertTrue(ended.wait(30), "a lockstep run with a silent brain never ended")
         self.assertIn("brain silent", reason[0])
+
+    def test_5_realtime_car_stops_when_commands_stop(self):
+        """A brain that dies mid-run: after ~cmd_timeout (1 s) without a command the car stands still."""
+        moving = self.drive(5.0, 0.0, 1.0)
+        self.assertAlmostEqual(moving.twist.twist.linear.x, 5.0, places=3)
+        at = moving.pose.pose.position
+        time.sleep(3.0)            # no command any more
+        last = self.odom[-1]
+        self.assertEqual(last.twist.twist.linear.x, 0.0)
+        travelled = math.hypot(last.pose.pose.position.x - at.x, last.pose.pose.position.y - at.y)
+        self.assertLess(travelled, 5.0 * 1.3, f"{travelled:.1f} m driven after the last command")
+
+    def test_6_a_second_cmd_vel_publisher_is_warned_about(self):
+        warnings = []
+        rospy.Subscriber("/rosout", Log, lambda m: warnings.append(m.msg) if "publishers on" in m.msg else None)
+        intruder = subprocess.Popen(["rostopic", "pub", "-r", "20", "/rt/cmd_vel", "geometry_msgs/Twist",
+                                     "{linear: {x: 1.0}}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:   # a second node on cmd_vel (two publishers of one node share one connection)
+            deadline = time.monotonic() + 20
+            while not warnings and time.monotonic() < deadline:
+                self.cmd.publish(twist(1.0, 0.0))
+                time.sleep(0.05)
+        finally:
+            intruder.terminate()
+            intruder.wait(10)
+        self.assertTrue(warnings and "2 publishers on /rt/cmd_vel" in warnings[0], warnings)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ and speed limits.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -26,6 +27,9 @@ from .model_card import (
     dls_preset_name,
     preset,
 )
+
+MAX_THREADS = 4 * (os.cpu_count() or 1)   # more is never faster; ONNX Runtime would not even finish loading
+MAX_WARMUP = 10_000
 
 
 @dataclass(frozen=True)
@@ -77,10 +81,23 @@ class BrainSpec:
             raise ConfigError(f"{source}: 'model' (the artifact path) is required")
         try:
             limits = Limits(**(data.get("limits") or {}))
-        except TypeError as e:
-            raise ConfigError(f"{source}: limits: {e}") from None
-        return cls(**{**data, "limits": limits, "options": dict(data.get("options") or {}),
-                      "params": dict(data.get("params") or {})})
+        except (TypeError, ConfigError) as e:
+            raise ConfigError(f"{source}: {e if isinstance(e, ConfigError) else f'limits: {e}'}") from None
+        try:
+            return cls(**{**data, "limits": limits, "options": dict(data.get("options") or {}),
+                          "params": dict(data.get("params") or {})})
+        except ConfigError as e:
+            raise ConfigError(f"{source}: {e}") from None
+
+    def __post_init__(self) -> None:
+        """Checked on every construction, overrides included (the node's ~threads, BM's Parameters)."""
+        for name, low, high in (("threads", 0, MAX_THREADS), ("warmup", 0, MAX_WARMUP)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"brain {self.name!r}: {name} must be a whole number from {low} to {high}, "
+                                  f"not {value!r}")
+        if not isinstance(self.limits, Limits):
+            raise ConfigError(f"brain {self.name!r}: limits must be a mapping of max_v, min_v, max_w")
 
     def with_overrides(self, **overrides: Any) -> "BrainSpec":
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
@@ -97,9 +114,12 @@ def load_card_and_backend(spec: BrainSpec, derive: CardFromBackend | None = None
     """The one card resolver, in order: the card ``spec.card`` names (a card file or a preset name), the card beside
     the artifact, ``derive(model, backend)`` once the backend has loaded (BehaviorMetrics' preprocessing
     Parameters), else DeepLearningStudio's preset for the artifact's kind, sized from its recorded input shape.
-    Raises ConfigError when there is no card and none can be made (before the slow model load when that is
-    already known; ``missing`` says what to do), and the backend's ModelLoadError or BackendUnavailable."""
+    Raises ModelLoadError when the model is missing, ConfigError when there is no card and none can be made
+    (before the slow model load when that is already known; ``missing`` says what to do), and the backend's
+    ModelLoadError or BackendUnavailable."""
     model = paths.resolve(spec.model)
+    if not model.exists():
+        raise ModelLoadError(f"model {model} does not exist")
     card = None
     if spec.card is not None:
         card_file = paths.resolve(spec.card)

@@ -5,15 +5,29 @@ types; nothing here knows about ROS.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Commands are clamped to min_v <= v <= max_v and |w| <= max_w."""
+    """Commands are clamped to min_v <= v <= max_v and |w| <= max_w. Raises ConfigError for limits that cannot
+    be met (not finite numbers, min_v > max_v, max_w < 0): they would pin every command."""
     max_v: float = 24.0
     min_v: float = 0.0
     max_w: float = 7.1
+
+    def __post_init__(self) -> None:
+        for name in ("max_v", "min_v", "max_w"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ConfigError(f"limits: {name} must be a finite number, not {value!r}")
+        if self.min_v > self.max_v:
+            raise ConfigError(f"limits: min_v {self.min_v} is above max_v {self.max_v}")
+        if self.max_w < 0:
+            raise ConfigError(f"limits: max_w {self.max_w} is negative (it bounds |w|)")
 
     def clamp(self, v: float, w: float) -> tuple[float, float]:
         return min(max(v, self.min_v), self.max_v), min(max(w, -self.max_w), self.max_w)

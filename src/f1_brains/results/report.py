@@ -45,6 +45,8 @@ def plot_run(run: dict[str, Any], out_dir: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     frames, name = read_frames(run), Path(run["_path"]).parent.name or "run"
+    if not frames.get("x", np.empty(0)).size:
+        return []   # no frame was processed (a brain that never answered): the table says so, nothing to draw
     meta = run["metadata"]
     written = []
     try:

@@ -28,6 +28,9 @@ def load_run(path: str | Path) -> dict[str, Any]:
     version = data.get("schema_version") if isinstance(data, dict) else None
     if version != SCHEMA_VERSION:
         raise ConfigError(f"run file {path} has schema version {version!r}; this f1_brains reads version {SCHEMA_VERSION}")
+    for key, kind in (("metadata", dict), ("laps", list), ("run", dict)):
+        if not isinstance(data.get(key), kind):
+            raise ConfigError(f"run file {path}: '{key}' is missing or not a {kind.__name__}")
     data["_path"] = str(path)
     return data
 
@@ -51,11 +54,14 @@ def summary_row(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_frames(run: dict[str, Any]) -> dict[str, np.ndarray]:
-    """frames.csv beside a loaded run, column -> values (NaN where empty). Raises ConfigError when missing."""
+    """frames.csv beside a loaded run, column -> values (NaN where empty; no rows when the brain never answered).
+    Raises ConfigError when missing."""
     path = Path(run["_path"]).with_name("frames.csv")
     if not path.is_file():
         raise ConfigError(f"{path} (the per-frame samples of {run['_path']}) does not exist")
     with open(path) as f:
-        rows = list(csv.DictReader(f))
-    to_float = lambda v: float(v) if v not in ("", "None") else np.nan  # noqa: E731
-    return {k: np.array([to_float(r[k]) for r in rows]) for k in (rows[0] if rows else {})}
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        columns = reader.fieldnames or []
+    to_float = lambda v: float(v) if v not in ("", "None", None) else np.nan  # noqa: E731
+    return {k: np.array([to_float(r[k]) for r in rows], dtype=np.float64) for k in columns}

@@ -17,12 +17,12 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import rospy
-from cv_bridge import CvBridge, CvBridgeError
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Image
@@ -31,7 +31,7 @@ from std_msgs.msg import String
 from ..core.brain import load_brain
 from ..errors import BadImage, F1BrainsError
 from ..results.laps import FrameSample, OdomSample
-from ..util.files import write_json_atomic
+from ..util.files import check_writable_dir, write_json_atomic
 from ..util.timing import format_table, summarize
 from .recorder import LapRecorder, load_reference, run_metadata
 from .topics import CAMERA_TOPIC, CMD_VEL_TOPIC
@@ -63,13 +63,29 @@ class FrameLog:
                 "timings": {name: summarize(values) for name, values in stages.items()}}
 
 
+def decode_image(msg: Image) -> np.ndarray:
+    """An rgb8/bgr8 sensor_msgs/Image as a height x width x 3 uint8 view, rows read by ``step`` (padding dropped;
+    Debian's cv_bridge ignores ``step`` and decodes padded rows as garbage). Raises BadImage."""
+    if msg.encoding not in ("rgb8", "bgr8"):
+        raise BadImage(f"image encoding {msg.encoding!r} on the camera topic is not supported (expected rgb8 or bgr8)")
+    row = msg.width * 3
+    if msg.width == 0 or msg.height == 0:
+        raise BadImage(f"image is {msg.width}x{msg.height}: empty")
+    if msg.step < row:
+        raise BadImage(f"image step {msg.step} is shorter than one row of {msg.width} {msg.encoding} pixels ({row} bytes)")
+    if len(msg.data) < msg.step * msg.height:
+        raise BadImage(f"image data holds {len(msg.data)} bytes; {msg.height} rows of step {msg.step} need "
+                       f"{msg.step * msg.height}")
+    rows = np.frombuffer(msg.data, np.uint8, count=msg.step * msg.height).reshape(msg.height, msg.step)
+    return rows[:, :row].reshape(msg.height, msg.width, 3)
+
+
 class BrainNode:
     def __init__(self, brain, camera_topic: str = CAMERA_TOPIC, cmd_vel_topic: str = CMD_VEL_TOPIC,
                  silence_timeout: float = 1.0) -> None:
         self.brain = brain
         self.silence_timeout = silence_timeout
         self.log = FrameLog()
-        self.bridge = CvBridge()
         self._mailbox: tuple[Image, float] | None = None
         self._cond = threading.Condition()
         self._last_frame = time.monotonic()
@@ -140,19 +156,10 @@ class BrainNode:
             rospy.logwarn("f1_brain: car stopped: %s", reason)
         self._stopped = True
 
-    def decode(self, msg: Image):
-        if msg.encoding not in ("rgb8", "bgr8"):
-            raise BadImage(f"image encoding {msg.encoding!r} on the camera topic is not supported "
-                           "(expected rgb8 or bgr8)")
-        try:
-            return self.bridge.imgmsg_to_cv2(msg)
-        except (CvBridgeError, TypeError, ValueError) as e:
-            raise BadImage(f"cannot decode {msg.width}x{msg.height} {msg.encoding} image: {e}") from None
-
     def process(self, msg: Image, received_at: float) -> None:
         t0 = time.perf_counter()
         try:
-            image = self.decode(msg)
+            image = decode_image(msg)
             t1 = time.perf_counter()
             decision = self.brain.step(image, msg.encoding)
         except F1BrainsError as e:
@@ -227,6 +234,14 @@ def main(argv: list[str] | None = None) -> int:
                      rospy.get_param("~cmd_vel_topic", CMD_VEL_TOPIC), float(rospy.get_param("~silence_timeout", 1.0)))
     summary_file = rospy.get_param("~summary_file", "")
     out, circuit, bag = rospy.get_param("~out", ""), rospy.get_param("~circuit", ""), rospy.get_param("~reference_bag", "")
+    try:   # refused now rather than found unwritable after the lap
+        if summary_file:
+            check_writable_dir(Path(summary_file).expanduser().parent, "summary_file's directory")
+        if out:
+            check_writable_dir(out)
+    except F1BrainsError as e:
+        rospy.logfatal("f1_brain: %s", e)
+        return 1
     if out and (circuit or bag):
         try:
             reference, checkpoints = load_reference(circuit, bag)
@@ -242,11 +257,22 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         node.stop_car("node shutting down")
         summary = node.summary()
-        if summary_file:
-            write_json_atomic(summary_file, summary)
-        node.write_run()
+        saved = save_each((node.write_run, lambda: summary_file and write_json_atomic(summary_file, summary)))
         print("\n" + format_summary(summary), flush=True)
-    return 0
+    return 0 if saved else 1
+
+
+def save_each(writers) -> bool:
+    """Run every writer even when one fails (a full disk must not cost the lap statistics their chance); False if
+    any failed, each failure logged."""
+    ok = True
+    for write in writers:
+        try:
+            write()
+        except OSError as e:
+            rospy.logerr("f1_brain: could not write %s: %s", getattr(e, "filename", None) or "a run file", e.strerror or e)
+            ok = False
+    return ok
 
 
 if __name__ == "__main__":

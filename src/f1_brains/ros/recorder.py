@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import platform
 import threading
 import time
@@ -20,7 +19,7 @@ import numpy as np
 from ..core.backends.base import is_gpu
 from ..results.laps import FrameSample, Lap, LapSplitter, OdomSample, lap_statistics
 from ..results.run_file import CSV_COLUMNS, SCHEMA_VERSION
-from ..util.files import write_json_atomic
+from ..util.files import write_json_atomic, write_text_atomic
 from ..util.host import versions
 from ..worlds.track import Track
 
@@ -79,17 +78,17 @@ class LapRecorder:
                 "bm": bm_keys(complete[0] if complete else run, run, self.metadata)}
 
     def write(self, end_reason: str | None = None, received: int = 0, skipped: int = 0) -> Path:
+        """run.json first (the statistics), then frames.csv, each atomically; raises OSError (e.g. a full disk)
+        after leaving no temporary file behind."""
         data = self.run_data(end_reason, received, skipped)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        path = write_json_atomic(self.out_dir / "run.json", data)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
         with self._lock:
             writer.writerows(self.rows)
-        tmp = self.out_dir / ".frames.csv.tmp"
-        tmp.write_text(buffer.getvalue())
-        os.replace(tmp, self.out_dir / "frames.csv")
-        return write_json_atomic(self.out_dir / "run.json", data)
+        write_text_atomic(self.out_dir / "frames.csv", buffer.getvalue())
+        return path
 
 
 def bm_keys(lap: dict[str, Any], run: dict[str, Any], metadata: dict[str, Any]) -> dict[str, Any]:

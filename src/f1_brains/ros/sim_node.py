@@ -7,6 +7,9 @@ car starts at the circuit's spawn pose (the Gazebo world's). ``~mode``:
 - realtime: sim time follows the wall clock (x ``~speedup``); a slow brain drives on stale commands.
 - lockstep: after each camera frame the sim waits for the brain's command, applies it ``~latency``
   sim-seconds later (modelled, not measured) and advances one camera period: reproducible bit for bit.
+In realtime mode the car stops when no command came for ``~cmd_timeout`` sim-seconds (default 1.0; 0: never), so
+a brain that dies does not leave the car driving its last command into a wall: a departure from Gazebo's
+planar-move plugin, which keeps the last command for ever. More than one publisher on cmd_vel is warned about.
 The run ends on: hit the wall (off track on a points file without walls), stuck, ``~laps`` completed, ``~timeout``, or (lockstep) a brain silent for
 ``~brain_timeout`` wall seconds. The reason goes to ``~run_end`` (std_msgs/String, latched) and the log;
 a summary JSON goes to ``~summary_file``; with ``~exit_on_end`` the node exits (headless runs end),
@@ -19,6 +22,7 @@ import faulthandler
 import math
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -35,7 +39,7 @@ from ..sim.cameras import make_camera
 from ..sim.kinematics import Accel
 from ..sim.renderer import HEIGHT, WIDTH, Appearance, camera_matrix
 from ..sim.simulation import PHYSICS_DT, RunLimits, Simulation
-from ..util.files import write_json_atomic
+from ..util.files import check_writable_dir, write_json_atomic
 from ..util.tables import markdown_table
 from ..worlds import circuits
 
@@ -78,6 +82,8 @@ class SimNode:
         self.brain_timeout = float(p("brain_timeout", 20.0))
         self.exit_on_end = bool(p("exit_on_end", True))
         self.summary_file = str(p("summary_file", ""))
+        if self.summary_file:   # refused now rather than found unwritable after the run
+            check_writable_dir(Path(self.summary_file).expanduser().parent, "~summary_file's directory")
         limits = RunLimits(laps=int(p("laps", 1)), timeout=float(p("timeout", 600.0)))
         start_s = p("start_s", None)
         max_accel = float(p("max_accel", 0.0))
@@ -87,6 +93,9 @@ class SimNode:
 
         self.cmd = (0.0, 0.0, 0.0)   # linear.x, angular.z, linear.y
         self.cmd_count = 0
+        self.cmd_timeout = float(p("cmd_timeout", 1.0))
+        self._cmd_at = 0.0             # sim time of the latest command
+        self._timed_out = False
         self._cmd_cond = threading.Condition()
         self.paused = False
         self._reset_requested = threading.Event()
@@ -98,7 +107,8 @@ class SimNode:
         self.pub_odom = rospy.Publisher(p("odom_topic", "/F1ROS/odom"), Odometry, queue_size=10)
         self.pub_clock = rospy.Publisher("/clock", Clock, queue_size=10)
         self.pub_end = rospy.Publisher("~run_end", String, queue_size=1, latch=True)
-        rospy.Subscriber(p("cmd_vel_topic", "/F1ROS/cmd_vel"), Twist, self._on_cmd, queue_size=10, tcp_nodelay=True)
+        self._cmd_sub = rospy.Subscriber(p("cmd_vel_topic", "/F1ROS/cmd_vel"), Twist, self._on_cmd, queue_size=10,
+                                         tcp_nodelay=True)
         rospy.Service("~reset", Empty, self._reset)
         rospy.Service("~pause", Empty, lambda _: self._set_paused(True))
         rospy.Service("~unpause", Empty, lambda _: self._set_paused(False))
@@ -116,7 +126,27 @@ class SimNode:
         with self._cmd_cond:
             self.cmd = (v, w, vy)
             self.cmd_count += 1
+            self._cmd_at = self.sim.time
             self._cmd_cond.notify_all()
+
+    def realtime_command(self) -> tuple[float, float, float]:
+        """The command in force: the latest, or a stop once none came for ``cmd_timeout`` sim-seconds."""
+        silent = self.sim.time - self._cmd_at
+        if self.cmd_timeout > 0 and self.cmd_count and silent > self.cmd_timeout:
+            if not self._timed_out:
+                rospy.logwarn("f1_sim: no cmd_vel for %.1f s: stopping the car (~cmd_timeout %.1f s)", silent,
+                              self.cmd_timeout)
+            self._timed_out = True
+            return (0.0, 0.0, 0.0)
+        self._timed_out = False
+        return self.cmd
+
+    def check_publishers(self) -> None:
+        """Two brains on one cmd_vel would share the car and the credit for its laps: say so."""
+        count = self._cmd_sub.get_num_connections()
+        if count > 1:
+            rospy.logwarn_throttle(10.0, f"f1_sim: {count} publishers on {self._cmd_sub.resolved_name}: the car "
+                                         "obeys whichever spoke last, and lockstep runs are no longer reproducible")
 
     def _reset(self, _req) -> EmptyResponse:
         self._reset_requested.set()   # carried out by the simulation loop, between steps
@@ -202,10 +232,11 @@ class SimNode:
                 continue
             target = sim0 + (time.monotonic() - wall0) * self.speedup
             while self.sim.time + PHYSICS_DT <= target and not self.sim.ended:
-                self.sim.advance(PHYSICS_DT, *self.cmd)
+                self.sim.advance(PHYSICS_DT, *self.realtime_command())
             self.publish_clock()
             if self.sim.time >= next_frame:
                 self.publish_frame()
+                self.check_publishers()
                 next_frame += self.period
             ahead = (self.sim.time + PHYSICS_DT - sim0) / self.speedup - (time.monotonic() - wall0)
             if ahead > 0:
@@ -221,6 +252,7 @@ class SimNode:
                 time.sleep(0.05)
                 continue
             previous = self.cmd
+            self.check_publishers()
             with self._cmd_cond:
                 seen = self.cmd_count
             waited = 0.0

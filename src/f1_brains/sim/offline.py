@@ -22,13 +22,13 @@ def drive(track: Track, brain, limits: RunLimits = RunLimits(), latency: float =
           period: float = CAMERA_PERIOD, appearance: Appearance = Appearance(), start_s: float | None = None,
           reverse: bool = False, renderer: Renderer | None = None,
           on_frame: Callable[[Simulation, np.ndarray, Decision], None] | None = None,
-          execute: Callable[[Decision], tuple[float, float]] | None = None) -> Simulation:
+          execute: Callable[[Decision], tuple[float, ...]] | None = None) -> Simulation:
     """Drive until the run ends; returns the finished Simulation (laps, end reason, time). ``on_frame`` sees each
     frame with the brain's decision before the car moves; ``execute`` turns a decision into the command the car
-    gets (default: (v, w) as decided; the dataset adds its disturbances there)."""
+    gets, (v, w) or (v, w, vy) (default: (v, w) as decided; the dataset adds its disturbances there)."""
     sim = Simulation(track, limits, start_s=start_s, reverse=reverse)
     renderer = renderer or Renderer(track, appearance)
-    command = (0.0, 0.0)
+    command: tuple[float, ...] = (0.0, 0.0)
     image = None
     while not sim.ended:
         image = renderer.render(sim.car.x, sim.car.y, sim.car.yaw, out=image)

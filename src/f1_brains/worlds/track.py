@@ -18,6 +18,8 @@ from .measure import Marking
 
 SPACING = 0.5            # metres between resampled centre-line points
 ROAD_WIDTH = 3.0         # m between the walls, as on the real circuits (2.4-3.3 m)
+MAX_COORDINATE = 1e5   # m: beyond this a file is not in metres (or not a circuit)
+MIN_SPAN = 5.0         # m: the smallest extent a drivable circuit can have
 MIN_POINTS = 4
 SAMPLES_PER_SEGMENT = 40
 
@@ -86,6 +88,12 @@ class Track:
             raise ConfigError(f"circuit {name!r}: needs at least {MIN_POINTS} (x, y) points, got {len(pts)}")
         if not np.all(np.isfinite(pts)):
             raise ConfigError(f"circuit {name!r}: points must be finite numbers")
+        if np.abs(pts).max() > MAX_COORDINATE:
+            raise ConfigError(f"circuit {name!r}: a point lies {np.abs(pts).max():.3g} m from the origin "
+                              f"(at most {MAX_COORDINATE:.0f} m: points are in metres)")
+        span = float(np.ptp(pts, axis=0).max())
+        if span < MIN_SPAN:
+            raise ConfigError(f"circuit {name!r}: its points span {span:.3g} m; a circuit spans at least {MIN_SPAN:.0f} m")
         self.name, self.spawn, self.red_line_width, self.light = name, spawn, red_line_width, light
         self.ground_z = ground_z      # height of the drawn road surface (the red line's), m
         self.markings = markings      # start lines, grid boxes on the road

@@ -1,8 +1,8 @@
 """`f1-brains dataset`: the explicit brain drives the simulator (offline, lockstep) and its decisions label
 what the camera saw.
 
-The executed command is the expert's plus seeded disturbances (steering noise and short swerves that
-push the car off the line), while the label is always the expert's decision: the data holds the expert
+The executed command is the expert's plus seeded disturbances (steering noise, short swerves and sideways
+pushes that put the car off the line), while the label is always the expert's decision: the data holds the expert
 recovering, which a network copying a perfect driver never sees otherwise. Laps alternate direction,
 start anywhere, and vary the appearance. Stored per dataset directory:
 - frames.npy: N x 66 x 200 x 3 uint8, the card's crop_resize output (what the network sees, before
@@ -35,25 +35,43 @@ TRAINING_CIRCUITS = ("simple_circuit", "many_curves", "nurburgring")   # montrea
 
 @dataclass
 class Disturbance:
-    """Seeded steering disturbance: Ornstein-Uhlenbeck noise plus occasional swerves (rad/s)."""
+    """Seeded disturbances of the executed command: Ornstein-Uhlenbeck steering noise, occasional steering swerves
+    (rad/s) and sideways pushes (m/s of linear.y, which Gazebo's planar move honours). The pushes put the car up
+    to about a metre off the line without turning it, so the data shows the expert coming back from offsets the
+    steering noise alone never reaches (the expert corrects those within a frame or two)."""
     rng: np.random.Generator
     noise: float = 0.15           # stationary std of the steering noise
     swerves_per_s: float = 0.12
     swerve_w: tuple[float, float] = (0.4, 1.0)
     swerve_s: tuple[float, float] = (0.2, 0.6)
+    pushes_per_s: float = 0.2
+    push_vy: tuple[float, float] = (1.0, 2.5)
+    push_s: tuple[float, float] = (0.4, 1.0)
 
     def __post_init__(self) -> None:
-        self._ou, self._swerve, self._left = 0.0, 0.0, 0.0
+        self._ou = 0.0
+        self._swerve, self._swerve_left = 0.0, 0.0
+        self._push, self._push_left = 0.0, 0.0
 
-    def step(self, dt: float) -> float:
+    def _burst(self, value: float, left: float, dt: float, rate: float, size: tuple[float, float],
+               length: tuple[float, float]) -> tuple[float, float]:
+        """(value, time left) of a burst that starts at ``rate`` per second and lasts ``length`` seconds."""
+        if left > 0:
+            return value, left - dt
+        if self.rng.random() < rate * dt:
+            return self.rng.choice((-1, 1)) * self.rng.uniform(*size), self.rng.uniform(*length)
+        return 0.0, 0.0
+
+    def step(self, dt: float) -> tuple[float, float]:
+        """(added angular.z rad/s, added linear.y m/s) for the next ``dt`` seconds."""
         theta = 2.0
         self._ou += -theta * self._ou * dt + self.noise * math.sqrt(2 * theta * dt) * self.rng.normal()
-        if self._left > 0:
-            self._left -= dt
-        elif self.rng.random() < self.swerves_per_s * dt:
-            self._swerve = self.rng.choice((-1, 1)) * self.rng.uniform(*self.swerve_w)
-            self._left = self.rng.uniform(*self.swerve_s)
-        return self._ou + (self._swerve if self._left > 0 else 0.0)
+        self._swerve, self._swerve_left = self._burst(self._swerve, self._swerve_left, dt, self.swerves_per_s,
+                                                      self.swerve_w, self.swerve_s)
+        self._push, self._push_left = self._burst(self._push, self._push_left, dt, self.pushes_per_s,
+                                                  self.push_vy, self.push_s)
+        return (self._ou + (self._swerve if self._swerve_left > 0 else 0.0),
+                self._push if self._push_left > 0 else 0.0)
 
 
 def drive_and_record(track_name: str, lap: int, seed: int, card: ModelCard, disturb: bool = True
@@ -71,8 +89,9 @@ def drive_and_record(track_name: str, lap: int, seed: int, card: ModelCard, dist
         labels.append({"v": decision.v, "w": decision.w, "circuit": track_name, "lap": lap,
                        "t": round(sim.time, 3), "offset_m": round(sim.offset, 4)})
 
-    def disturbed(decision: Decision) -> tuple[float, float]:
-        return decision.v, decision.w + (disturbance.step(offline.CAMERA_PERIOD) if disturbance else 0.0)
+    def disturbed(decision: Decision) -> tuple[float, float, float]:
+        dw, dvy = disturbance.step(offline.CAMERA_PERIOD) if disturbance else (0.0, 0.0)
+        return decision.v, decision.w + dw, dvy
 
     sim = offline.drive(track, ExplicitBrain(), RunLimits(laps=1, timeout=track.length / 3.0), start_s=start_s,
                         reverse=lap % 2 == 1, appearance=appearance, on_frame=record, execute=disturbed)
