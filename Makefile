@@ -8,7 +8,7 @@ export ROS_HOME ?= $(CURDIR)/out/ros
 export PYTHONUNBUFFERED := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-BRAIN ?= explicit
+BRAIN ?= pilotnet_onnx
 CIRCUIT ?= simple_circuit
 MODE ?= lockstep
 REPLAY_BRAIN ?= pilotnet_onnx
@@ -34,9 +34,16 @@ optimize: bootstrap data/train/manifest.json
 
 # Main job: one headless lap of the embedded simulator with a shipped brain; prints the lap's numbers
 # and the brain's timings, and leaves the run files in out/run/.
+# roslaunch's own chatter (and its red "REQUIRED process has died" when the simulator ends the run as designed)
+# goes to out/run/launch.log; what is printed is the lap table and timings, or the log's end when the run failed.
 run: bootstrap
-	roslaunch f1_brains drive.launch circuit:=$(CIRCUIT) brain:=$(BRAIN) mode:=$(MODE) laps:=1 \
-	    out:=$(CURDIR)/out/run
+	@rm -rf out/run && mkdir -p out/run
+	@echo "f1_brains: $(BRAIN) drives $(CIRCUIT) ($(MODE)); launch log: out/run/launch.log"
+	@roslaunch f1_brains drive.launch circuit:=$(CIRCUIT) brain:=$(BRAIN) mode:=$(MODE) laps:=1 \
+	    out:=$(CURDIR)/out/run > out/run/launch.log 2>&1; \
+	  if [ ! -f out/run/run.json ]; then tail -n 40 out/run/launch.log; exit 1; fi
+	@grep -a -A3 "^$(notdir $(basename $(CIRCUIT))).* mode: " out/run/launch.log || true
+	@f1-brains report out/run/run.json --out out/run/report
 
 # A network brain on a replayed 20 Hz camera stream (synthetic frames): inference timings in the node.
 replay: bootstrap

@@ -80,3 +80,20 @@ def test_world_import_and_fidelity_need_a_checkout_and_say_so(tmp_path, capsys):
     assert main(["world-import", str(tmp_path)]) == 2
     assert "no CustomRobots F1 worlds here" in capsys.readouterr().err
     assert main(["fidelity", str(tmp_path), "--out", str(tmp_path / "f")]) == 2
+
+
+def test_laps_drives_brains_against_the_explicit_one(exported, tmp_path):
+    """`f1-brains laps`: the explicit brain laps, an untrained network does not (and the table says how it ended),
+    a brain that cannot load is a row with the reason; every lap is in the JSON."""
+    md, js = tmp_path / "laps.md", tmp_path / "laps.json"
+    rc = main(["laps", "--brains", str(exported["onnx"]), str(tmp_path / "gone.onnx"), "--circuits", "simple_circuit",
+               "--markdown", str(md), "--json", str(js)])
+    assert rc == 1
+    data = json.loads(js.read_text())
+    explicit, untrained, missing = data["runs"]
+    assert explicit["brain"] == "explicit" and explicit["completed"] and 40 < explicit["lap_time_s"] < 50
+    assert not untrained["completed"] and untrained["end_reason"].startswith(("hit the wall", "stuck", "timeout"))
+    assert missing["end_reason"].startswith("not loaded: model") and "gone.onnx does not exist" in missing["end_reason"]
+    text = md.read_text()
+    assert "| explicit | simple_circuit | 1/1 |" in text and "| 1.000 |" in text
+    assert "| pilotnet.onnx | simple_circuit | 0/1 (" in text

@@ -163,6 +163,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0 if all(r["completed"] for r in results) else 1
 
 
+def cmd_laps(args: argparse.Namespace) -> int:
+    from .evaluate import offline_laps
+    from .worlds.circuits import CIRCUITS
+    circuits = list(CIRCUITS) if args.circuits == ["all"] else args.circuits
+    brains = sorted(p.stem for p in paths.brains_dir().glob("*.yaml")) if args.brains == ["all"] else args.brains
+    rows = offline_laps.drive_all(brains, circuits, range(args.seeds))
+    groups = offline_laps.summary(rows)
+    command = this_command("f1-brains laps")
+    table = offline_laps.markdown(groups, command)
+    print(table)
+    write_outputs(args, table, {"command": command, "versions": versions(), "runs": rows, "groups": groups})
+    return 0 if all(r["completed"] for r in rows) else 1
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .results.report import report
     text, written = report(args.runs, args.out)
@@ -267,6 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--val-laps", type=int, default=2, help="whole laps held out for validation")
     tr.add_argument("--threads", type=int, default=2)
+    laps = sub.add_parser("laps", help="quick closed loop without ROS: brains x circuits x appearance seeds in "
+                                        "lockstep, against the explicit brain")
+    laps.add_argument("--brains", nargs="+", default=["all"], help="brain names, YAMLs or artifacts (default: all)")
+    laps.add_argument("--circuits", nargs="+", default=["all"], help="circuits (default: the five built-in ones)")
+    laps.add_argument("--seeds", type=int, default=1, help="appearance seeds per cell (0 = the world's own look)")
+    laps.add_argument("--markdown", help="also write the table here")
+    laps.add_argument("--json", help="also write every lap here")
     rep = sub.add_parser("report", help="results table and plots of recorded runs (run.json files)")
     rep.add_argument("runs", nargs="+", help="run.json files (frames.csv beside each)")
     rep.add_argument("--out", help="directory for the plots (default: report/ beside the first run)")
@@ -279,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"info": cmd_info, "bench": cmd_bench, "export": cmd_export, "optimize": cmd_optimize,
                "sim-pictures": cmd_sim_pictures, "sim-bench": cmd_sim_bench, "evaluate": cmd_evaluate,
                "world-import": cmd_world_import, "fidelity": cmd_fidelity,
-               "report": cmd_report, "dataset": cmd_dataset, "train": cmd_train}[args.command]
+               "laps": cmd_laps, "report": cmd_report, "dataset": cmd_dataset, "train": cmd_train}[args.command]
     try:
         return handler(args)
     except F1BrainsError as e:
