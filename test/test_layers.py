@@ -8,7 +8,7 @@ ROS_MODULES = ("rospy", "rosbag", "cv_bridge", "sensor_msgs", "geometry_msgs", "
                "rosgraph_msgs")
 # Layers from the ground up; a module may import its own layer's modules and any layer below, never one above
 # nor a sibling on its floor (results and sim know nothing of each other, nor do zoo and evaluate).
-LAYERS = (("f1_brains.errors", "f1_brains.util"), ("f1_brains.core", "f1_brains.worlds"),
+LAYERS = (("f1_brains.errors",), ("f1_brains.util",), ("f1_brains.core", "f1_brains.worlds"),
           ("f1_brains.results", "f1_brains.sim"), ("f1_brains.ros",), ("f1_brains.zoo", "f1_brains.evaluate"),
           ("f1_brains.cli", "f1_brains"))
 

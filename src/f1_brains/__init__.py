@@ -1,7 +1,7 @@
 """f1_brains: neural brains for the JdeRobot F1 car on many inference backends, with lap statistics.
 
 The layers, from the ground up (docs/ARCHITECTURE.md; test/test_layers.py keeps every import pointing down):
-``errors``, ``util`` < ``core`` (model card, brain, backends, the explicit brain), ``worlds`` (CustomRobots' worlds,
+``errors`` < ``util`` < ``core`` (model card, brain, backends, the explicit brain), ``worlds`` (CustomRobots' worlds,
 circuits, reference lines) < ``results`` (laps, run files, report, aggregate), ``sim`` (the embedded simulator)
 < ``ros`` (the nodes, the lap recorder, the BehaviorMetrics adapter) < ``zoo``, ``evaluate`` < ``cli``.
 
