@@ -3,7 +3,9 @@
 A tiny world (SDF + OBJ + MTL) written by the test itself checks the loader on any machine; the real
 worlds (../shared/worlds, skipped where absent) check it on the files our users have.
 """
+import json
 import math
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -227,3 +229,19 @@ print(json.dumps({{name: compare_views(name, worlds / world, poses=8, seed=1, pi
     for views in out.values():
         assert views["red_iou_mean"] > 0.9 and views["wall_iou_mean"] > 0.85
         assert abs(views["horizon_ours"] - views["horizon_real"]) <= 2
+
+
+def test_laps_drives_a_world_file_on_its_meshes(tmp_path):
+    """`f1-brains laps` with a .world circuit draws its real meshes (its own process: no TensorFlow there), and
+    refuses TensorFlow brains there with the reason instead of crashing Mesa."""
+    import sys
+    world = tiny_world(tmp_path / "checkout")
+    result = subprocess.run([str(Path(sys.executable).parent / "f1-brains"), "laps", "--brains", "pilotnet_keras",
+                             "--circuits", str(world), "--json", str(tmp_path / "laps.json")],
+                            capture_output=True, text=True, timeout=300)
+    runs = json.loads((tmp_path / "laps.json").read_text())["runs"]
+    explicit, keras = runs
+    assert explicit["completed"] and explicit["circuit"] == "ring", result.stderr[-2000:]
+    assert explicit["lap_time_s"] == pytest.approx(2 * 3.14159 * RADIUS / explicit["average_speed"], rel=0.02)
+    assert keras["end_reason"].startswith("not loaded: TensorFlow brains cannot share a process")
+    assert result.returncode == 1

@@ -1,5 +1,5 @@
-"""`f1-brains laps`: brains x circuits x appearance seeds driven in lockstep without ROS (sim/offline.py, the field
-renderer), one process, a few seconds a lap: the quick closed-loop check before `f1-brains evaluate` runs the same
+"""`f1-brains laps`: brains x circuits x appearance seeds driven in lockstep without ROS (sim/offline.py; the field
+renderer, or a CustomRobots ``.world``'s real meshes), one process, a few seconds a lap: the quick closed-loop check before `f1-brains evaluate` runs the same
 brains through the ROS nodes. Each lap's time, speed and deviation are set against the explicit brain's."""
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..core.backends import backend_for_artifact
 from ..core.brain import BrainSpec, brain_from_spec
 from ..errors import F1BrainsError
 from ..sim import offline
 from ..sim.renderer import Appearance
 from ..sim.simulation import RunLimits
+from ..util import paths
 from ..util.tables import markdown_table
 from ..worlds import circuits
 
@@ -27,12 +29,30 @@ def spec_for(brain: str) -> BrainSpec:
     return BrainSpec.from_dict({"name": Path(brain).name, "model": brain}, source=f"artifact {brain}")
 
 
+TF_BACKENDS = ("keras", "tf_trt")   # TensorFlow's LLVM and Mesa's crash in one process
+
+
+def uses_tensorflow(spec: BrainSpec) -> bool:
+    if spec.type != "network":
+        return False
+    try:
+        return (spec.backend or backend_for_artifact(paths.resolve(spec.model))) in TF_BACKENDS
+    except F1BrainsError:
+        return False   # a missing or unknown artifact fails when the brain loads, with its own message
+
+
 def drive_one(brain: Any, circuit: str, seed: int) -> dict[str, Any]:
-    """One lap (or the run's end) of ``brain`` on ``circuit``; seed 0 is the world's own look, others vary it."""
+    """One lap (or the run's end) of ``brain`` on ``circuit``; seed 0 is the world's own look, others vary it. A
+    CustomRobots ``.world`` is drawn from its real meshes (sim/mesh_renderer.py), where the seed has no effect."""
     track = circuits.load(circuit)
     appearance = Appearance() if seed == 0 else Appearance.varied(seed)
+    renderer = None
+    if Path(circuit).suffix == ".world":
+        from ..sim.mesh_renderer import MeshRenderer
+        renderer = MeshRenderer(circuit)
     t0 = time.perf_counter()
-    sim = offline.drive(track, brain, RunLimits(laps=1, timeout=track.length / 3.0), appearance=appearance)
+    sim = offline.drive(track, brain, RunLimits(laps=1, timeout=track.length / 3.0), appearance=appearance,
+                        renderer=renderer)
     summary = sim.summary()
     lap = summary["laps"][0] if summary["laps"] else None
     return {"circuit": track.name, "seed": seed, "end_reason": summary["end_reason"], "completed": lap is not None,
@@ -55,6 +75,9 @@ def drive_all(brains: Iterable[str], circuit_names: Iterable[str], seeds: Iterab
     for name in names:
         try:
             spec = spec_for(name)
+            if any(Path(c).suffix == ".world" for c in circuit_names) and uses_tensorflow(spec):
+                raise F1BrainsError("TensorFlow brains cannot share a process with the real-mesh renderer (Mesa): "
+                                    "drive them on the built-in circuits, or through `f1-brains evaluate`")
             brain = brain_from_spec(spec)
         except F1BrainsError as e:
             rows.append({"brain": name, "circuit": "-", "seed": None, "end_reason": f"not loaded: {e}",
@@ -105,5 +128,6 @@ def markdown(groups: list[dict[str, Any]], command: str) -> str:
              fmt(g["mae_m"], ".3f"), fmt(g["mae_m_vs_explicit"], ".2f"), fmt(g["max_m"], ".3f")] for g in groups]
     header = ["brain", "circuit", "laps completed", "lap time s (median)", "lap time / explicit", "avg speed m/s",
               "deviation MAE m (median)", "MAE / explicit", "max deviation m (worst)"]
-    return (f"Measured with `{command}`: lockstep laps without ROS (field renderer, 20 Hz camera, the command "
+    return (f"Measured with `{command}`: lockstep laps without ROS (field renderer; `.world` circuits: their "
+            "real meshes; 20 Hz camera, the command "
             "landing 20 ms after its frame), the median over the appearance seeds.\n\n" + markdown_table(header, rows))
