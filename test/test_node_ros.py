@@ -39,7 +39,8 @@ def test_camera_replay_launch_prints_and_writes_the_summary(tmp_path):
 def test_headless_circuit_launch_ends_by_itself_and_writes_run_files(tmp_path):
     out = tmp_path / "run"
     result = subprocess.run(["roslaunch", "f1_brains", "drive.launch", "circuit:=nurburgring", "brain:=explicit",
-                             f"out:={out}", "bag:=true", "-p", str(free_port())], env=ros_env(tmp_path), capture_output=True,
+                             f"out:={out}", "bag:=true", "rate:=25", "-p", str(free_port())], env=ros_env(tmp_path),
+                            capture_output=True,
                             text=True, timeout=300)
     output = result.stdout + result.stderr
     sim = json.loads((out / "sim_summary.json").read_text())
@@ -55,6 +56,8 @@ def test_headless_circuit_launch_ends_by_itself_and_writes_run_files(tmp_path):
     # The brain node's lap recorder agrees with the simulator, and its run makes a report with plots.
     run = json.loads((out / "run.json").read_text())
     assert run["laps_completed"] == 1 and run["metadata"]["circuit"] == "nurburgring"
+    assert run["laps"][0]["target_brain_iterations_simulated_time"] == 25   # the camera's rate, passed on
+    assert run["laps"][0]["brain_iterations_frequency_simulated_time"] == pytest.approx(25, abs=0.5)
     assert run["laps"][0]["lap_seconds"] == pytest.approx(sim["laps"][0]["lap_time"], abs=0.06)
     assert run["laps"][0]["position_deviation_mae_m"] == pytest.approx(sim["laps"][0]["mean_abs_offset"], abs=0.01)
     from f1_brains.results.report import report
