@@ -1,7 +1,5 @@
-"""`f1-brains evaluate`: a 2-brain x 1-circuit matrix, headless, 2 jobs, aggregated and resumable.
-
-The explicit brain is the one that laps: the shipped PilotNet, trained in the old invented world, hits the real
-world's wall until it is retrained there (issue 14)."""
+"""`f1-brains evaluate`: a 2-brain x 1-circuit matrix, headless, 2 jobs, aggregated and resumable; the explicit brain
+laps, a network that answers NaN never moves."""
 import csv
 import json
 
