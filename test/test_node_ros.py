@@ -48,6 +48,9 @@ def test_headless_circuit_launch_ends_by_itself_and_writes_run_files(tmp_path):
     assert sim["end_reason"] == "completed 1 lap(s)" and sim["mode"] == "lockstep", output[-4000:]
     assert 50 < sim["laps"][0]["lap_time"] < 70
     assert brain["frames"]["processed"] == sim["frames"] and brain["frames"]["faults"] == 0
+    e2e = brain["timings"]["end-to-end (stamp->cmd)"]   # sim time stands still in lockstep: 0, never negative
+    assert e2e["p50_ms"] == 0 and e2e["mean_ms"] >= 0   # the frame stamped at t = 0 has no stamp to measure from
+    assert e2e["n"] + brain["frames"]["clock_behind"] == sim["frames"] - 1
     assert "| 1 |" in output    # the lap table was printed
     import rosbag
     with rosbag.Bag(str(out / "run.bag")) as bag:   # bag:=true records what BehaviorMetrics records

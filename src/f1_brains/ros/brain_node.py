@@ -52,6 +52,7 @@ class FrameLog:
     skipped: int = 0     # replaced by a newer frame before the brain got to them
     faults: int = 0      # frames answered with a safe stop
     silences: int = 0    # watchdog stops
+    clock_behind: int = 0   # frames stamped after the node's clock: no end-to-end latency for them
 
     def summary(self) -> dict[str, Any]:
         stages = {"decode": self.decode, "preprocess": self.preprocess, "inference": self.inference,
@@ -59,7 +60,7 @@ class FrameLog:
                   self.node_overhead, "received->cmd (wall)": self.receive_to_command,
                   "end-to-end (stamp->cmd)": self.end_to_end}
         return {"frames": {"received": self.received, "processed": self.processed, "skipped": self.skipped,
-                           "faults": self.faults, "silences": self.silences},
+                           "faults": self.faults, "silences": self.silences, "clock_behind": self.clock_behind},
                 "timings": {name: summarize(values) for name, values in stages.items()}}
 
 
@@ -185,6 +186,9 @@ class BrainNode:
         log.node_overhead.append((t1 - t0) + decision.preprocess_s + post)
         log.receive_to_command.append(t3 - received_at)
         e2e = None if msg.header.stamp.is_zero() else (now - msg.header.stamp).to_sec()
+        if e2e is not None and e2e < 0:   # /clock and the camera are separate topics: the clock may lag the image
+            log.clock_behind += 1
+            e2e = None                    # not measurable, rather than a negative latency
         if e2e is not None:
             log.end_to_end.append(e2e)
         if self.recorder is not None:
