@@ -145,13 +145,18 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     return 0
 
 
+def matrix_names(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """--brains and --circuits, "all" meaning every brains/*.yaml and the five built-in circuits."""
+    from .worlds.circuits import CIRCUITS
+    brains = sorted(p.stem for p in paths.brains_dir().glob("*.yaml")) if args.brains == ["all"] else args.brains
+    return brains, list(CIRCUITS) if args.circuits == ["all"] else args.circuits
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate.runs import RunSpec, evaluate
     from .results import aggregate
     from .util.files import write_json_atomic
-    from .worlds.circuits import CIRCUITS
-    circuits = list(CIRCUITS) if args.circuits == ["all"] else args.circuits
-    brains = sorted(p.stem for p in paths.brains_dir().glob("*.yaml")) if args.brains == ["all"] else args.brains
+    brains, circuits = matrix_names(args)
     specs = [RunSpec(b, c, m, args.laps, r, args.timeout) for b in brains for c in circuits for m in args.modes
              for r in range(args.repeats)]
     results = evaluate(specs, args.out, args.jobs)
@@ -165,9 +170,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_laps(args: argparse.Namespace) -> int:
     from .evaluate import offline_laps
-    from .worlds.circuits import CIRCUITS
-    circuits = list(CIRCUITS) if args.circuits == ["all"] else args.circuits
-    brains = sorted(p.stem for p in paths.brains_dir().glob("*.yaml")) if args.brains == ["all"] else args.brains
+    brains, circuits = matrix_names(args)
     rows = offline_laps.drive_all(brains, circuits, range(args.seeds))
     groups = offline_laps.summary(rows)
     command = this_command("f1-brains laps")
