@@ -7,6 +7,7 @@ BM's Python: ``pip install --no-deps -e <f1_brains checkout>``, or ``export F1_B
 (a link to this file in the checkout finds it by itself). ``Parameters.Model``: one of our brains
 (``pilotnet_onnx``), a brain YAML, or an artifact. Full guide: docs/behaviormetrics.md.
 """
+import logging
 import os
 import sys
 from pathlib import Path
@@ -29,6 +30,13 @@ def _make_f1_brains_importable() -> None:
 _make_f1_brains_importable()
 
 from f1_brains.ros.behaviormetrics import BehaviorMetricsBrain, bm_model_dirs  # noqa: E402
+
+_log = logging.getLogger("f1_brains")
+if not _log.handlers:   # BM gives only its own logger a handler: without one our INFO lines (what runs) are lost
+    _stream = logging.StreamHandler()
+    _stream.setFormatter(logging.Formatter("[f1_brains] %(levelname)s: %(message)s"))
+    _log.addHandler(_stream)
+    _log.setLevel(logging.INFO)
 
 
 class Brain(BehaviorMetricsBrain):

@@ -3,6 +3,8 @@ artifacts through presets, the Gazebo launch path, and a lap driven the way BM's
 import copy
 import importlib.util
 import json
+import logging
+import re
 import shutil
 import subprocess
 from types import SimpleNamespace
@@ -22,7 +24,6 @@ from f1_brains.core.model_card import (
     preset,
 )
 from f1_brains.core.synthetic import road_frames
-from f1_brains.errors import BackendUnavailable, ConfigError, ModelLoadError
 from f1_brains.ros.behaviormetrics import (
     bm_model_dirs,
     card_from_parameters,
@@ -160,27 +161,60 @@ def test_explicit_brain_is_served_too(shim, frames):
     assert len(brain.inference_times) == 1 and brain.gpu_inference is False and motors.sent[-1][0] > 0
 
 
-@pytest.mark.parametrize("model,config,error,match", [
-    (None, {}, ConfigError, "Parameters.Model is missing.*pilotnet_onnx"),
-    ("nope.pth", {}, ModelLoadError, r"'nope.pth' not found; looked for .*nope.pth"),
-    ("pilotnet_onnx", {"GPU": True}, BackendUnavailable, "CUDA"),
-    ("pilotnet_onnx", {"ImageSize": [200]}, None, None),   # the card beside the model wins: Parameters unused
+@pytest.mark.parametrize("model,config,reason", [
+    (None, {}, "no model yet"),
+    ("nope.pth", {}, r"ModelLoadError: BehaviorMetrics model 'nope.pth' not found; looked for .*nope.pth"),
+    ("pilotnet_onnx", {"GPU": True}, "BackendUnavailable: .*CUDA"),
+    ("pilotnet_onnx", {"ImageSize": "200x66"}, None),   # the card beside the model wins: Parameters unused
 ])
-def test_bad_input_gives_clear_errors(shim, model, config, error, match):
-    if error is None:
-        construct(shim, model, config)
+def test_a_brain_that_cannot_drive_holds_zero_says_why_once_and_never_raises(shim, frames, caplog, model, config,
+                                                                              reason):
+    """BM catches only AttributeError around a brain's constructor: anything else would end its whole batch."""
+    caplog.set_level(logging.INFO, logger="f1_brains")
+    brain, camera, motors = construct(shim, model, config)
+    if reason is None:
+        assert brain.not_driving is None
         return
-    with pytest.raises(error, match=match):
-        construct(shim, model, config)
+    assert re.search(reason, brain.not_driving) and brain.brain is None
+    told = [r.getMessage() for r in caplog.records if brain.not_driving in r.getMessage()]
+    assert len(told) == 1
+    for frame in frames[:3]:
+        camera.image = SimpleNamespace(data=frame)
+        brain.execute()
+    assert motors.sent == [(0.0, 0.0)] * 3 and brain.inference_times == [] and brain.first_image is None
+    running = [r for r in caplog.records if "is running this brain, but it cannot drive" in r.getMessage()]
+    assert len(running) == 1 and running[0].levelname == "ERROR" and "21 inference times" in running[0].getMessage()
+    assert brain.describe()["not_driving"] == brain.not_driving
+
+
+def test_bm_loader_sequence_builds_without_a_model_then_reloads_with_one(shim, frames):
+    """Script mode (REFERENCE.md 8): two constructions with model=None, then reload_brain(model=...), which
+    re-imports the module file; GUI mode: no model argument, the model waits in the handler (BM's Brains)."""
+    sensors, actuators, camera, motors = bm_objects()
+    handler = SimpleNamespace(model=None, update_frame=lambda *_: None)
+    for _ in range(2):
+        brain = shim.Brain(sensors, actuators, handler=handler, config={"GPU": False})
+        assert brain.brain is None
+    reloaded = importlib.util.module_from_spec(importlib.util.spec_from_file_location("brain_f1_brains", SHIM))
+    reloaded.__spec__.loader.exec_module(reloaded)
+    brain = reloaded.Brain(sensors, actuators, model="pilotnet_onnx", handler=handler, config={"GPU": False})
+    brain.execute()                                     # BM's 3x3 placeholder comes first
+    camera.image = SimpleNamespace(data=frames[0])
+    brain.execute()
+    assert brain.not_driving is None and motors.sent[0] == (0.0, 0.0) and motors.sent[1][0] > 0
+    gui = shim.Brain(sensors, actuators, handler=SimpleNamespace(model="pilotnet_onnx", update_frame=lambda *_: None),
+                     config={"GPU": False})
+    gui.execute()
+    assert gui.not_driving is None and len(gui.inference_times) == 1
 
 
 def test_artifact_without_card_or_parameters_is_refused(shim, exported, tmp_path):
     onnx = tmp_path / "mine.onnx"
     shutil.copy(exported["onnx"], onnx)
-    with pytest.raises(ConfigError, match=r"mine.onnx has no card .*Parameters.*Card"):
-        construct(shim, str(onnx), {"GPU": False})
-    with pytest.raises(ConfigError, match="ImageSize must be"):
-        construct(shim, str(onnx), {"ImageSize": "200x66"})
+    brain, _, _ = construct(shim, str(onnx), {"GPU": False})
+    assert re.search(r"ConfigError: .*mine.onnx has no card .*Parameters.*Card", brain.not_driving)
+    brain, _, _ = construct(shim, str(onnx), {"ImageSize": "200x66"})
+    assert "ImageSize must be" in brain.not_driving
 
 
 def dls_torch_input(frame, cropped=True):
@@ -372,8 +406,8 @@ def test_tf_trt_savedmodel_is_routed_to_tf_trt_and_fails_clearly_here(shim, tmp_
     trt = tmp_path / "trt_fp16"
     trt.mkdir()
     (trt / "saved_model.pb").write_bytes(b"...TRTEngineOp...")
-    with pytest.raises(BackendUnavailable, match="tf_trt: .*TensorRT"):
-        construct(shim, str(trt), {"GPU": True, "UseOptimized": True})
+    brain, _, motors = construct(shim, str(trt), {"GPU": True, "UseOptimized": True})
+    assert re.search("BackendUnavailable: tf_trt: .*TensorRT", brain.not_driving)
 
 
 # ---- Gazebo: the launch files include CustomRobots' world (resolved, not run: no Gazebo here) ----

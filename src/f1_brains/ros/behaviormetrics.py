@@ -22,6 +22,7 @@ import numpy as np
 
 from ..core.backends import Backend
 from ..core.backends.base import is_gpu
+from ..core.explicit import ExplicitBrain
 from ..core.brain import (
     Brain,
     BrainSpec,
@@ -150,30 +151,52 @@ def motor_limits(motors: Any, limits: Limits) -> Limits:
 class BehaviorMetricsBrain:
     """BM's brain contract over a network Brain (or the explicit brain). Attributes BM's metrics read:
     ``inference_times`` (s, around the network call only), ``gpu_inference``, ``first_image`` (the first
-    480x640 RGB frame), ``suddenness_distance`` (|(v, w)_t - (v, w)_t-1| of the network's raw outputs)."""
+    480x640 RGB frame), ``suddenness_distance`` (|(v, w)_t - (v, w)_t-1| of the network's raw outputs).
+
+    Construction never raises: BM builds brains without a model (``model=None``) before
+    ``reload_brain(model=...)``, takes ``handler.model`` in GUI mode, and any exception but AttributeError ends
+    its whole batch. A brain that cannot drive (no model, a model that does not load, a GPU that is not there)
+    holds the car at zero and says why: once when built, once when BM first runs it (``not_driving``)."""
 
     def __init__(self, sensors: Any, actuators: Any, model: str | None = None, handler: Any = None,
                  config: Mapping[str, Any] | None = None, model_dirs: Sequence[Path] = ()) -> None:
-        params = dict(config or {})
         self.camera = sensors.get_camera("camera_0")
         self.motors = actuators.get_motor("motors_0")
         self.handler = handler
+        self.brain: Brain | ExplicitBrain | None = None
+        self.card: ModelCard | None = None
+        self.gpu_inference = False
+        self.inference_times: list[float] = []
+        self.suddenness_distance: list[float] = []
+        self.first_image: np.ndarray | None = None
+        self.iterations = self.faults = self.waiting = 0
+        self.last_error: str | None = None
+        self.not_driving: str | None = None
+        self._told_not_driving = False
+        self._previous: np.ndarray | None = None
+        self._last_log = -LOG_EVERY_S
+        model = model or getattr(handler, "model", None)   # GUI mode: the model waits in BM's handler
+        if not model:
+            self.not_driving = ("no model yet (BehaviorMetrics builds its brains without one before "
+                                "reload_brain(model=...); give Parameters.Model)")
+            log.info("f1_brains: %s; the car is held at zero until then", self.not_driving)
+            return
+        try:
+            self._load(str(model), dict(config or {}), model_dirs)
+        except Exception as e:   # noqa: BLE001 -- any exception here would end BM's whole batch
+            self.not_driving = f"model {model!r} cannot drive: {type(e).__name__}: {e}"
+            log.error("f1_brains: %s. The car is held at zero.", self.not_driving)
+
+    def _load(self, model: str, params: dict[str, Any], model_dirs: Sequence[Path]) -> None:
         spec = spec_for_model(model, model_dirs)
         overrides: dict[str, Any] = {"card": params.get("Card"), "backend": params.get("Backend")}
         if "GPU" in params:   # a GPU request that cannot be met is an error, never a silent CPU run
             overrides["device"] = "cuda" if params["GPU"] else "cpu"
         spec = spec.with_overrides(limits=motor_limits(self.motors, spec.limits), **overrides)
         self.brain = load_network(spec, params) if spec.type == "network" else brain_from_spec(spec)
-        self.card: ModelCard | None = getattr(self.brain, "card", None)
+        self.card = getattr(self.brain, "card", None)
         about = self.brain.describe()
         self.gpu_inference = bool(is_gpu(str(about.get("device", "cpu"))))
-        self.inference_times: list[float] = []
-        self.suddenness_distance: list[float] = []
-        self.first_image: np.ndarray | None = None
-        self.iterations = self.faults = self.waiting = 0
-        self.last_error: str | None = None
-        self._previous: np.ndarray | None = None
-        self._last_log = -LOG_EVERY_S
         ignored = sorted(set(params) - set(KNOWN_KEYS))
         log.info("f1_brains: brain %s on %s (%s), limits %s%s", self.brain.name, about.get("backend", "opencv"),
                  about.get("device", "cpu"), spec.limits, f"; Parameters not used: {ignored}" if ignored else "")
@@ -181,6 +204,9 @@ class BehaviorMetricsBrain:
     def execute(self) -> None:
         """One BM iteration: the newest camera image -> motors. Never raises: any fault stops the car."""
         self.iterations += 1
+        if self.brain is None:
+            self._hold_not_driving()
+            return
         image = self.camera.getImage().data
         if self.first_image is None:
             if not (isinstance(image, np.ndarray) and image.shape == CAMERA_SHAPE):
@@ -201,6 +227,14 @@ class BehaviorMetricsBrain:
         self._previous = outputs
         if self.handler is not None:
             self._show(image)
+
+    def _hold_not_driving(self) -> None:
+        self._send(0.0, 0.0)
+        if not self._told_not_driving:
+            self._told_not_driving = True
+            log.error("f1_brains: BehaviorMetrics is running this brain, but it cannot drive: %s. The car is held "
+                      "at zero, and BehaviorMetrics' metrics will fail at the end of the run (they need at least "
+                      "21 inference times).", self.not_driving)
 
     def _network_outputs(self, v: float, w: float) -> np.ndarray:
         """The network's own output values (BM measures suddenness on them, before de-normalization)."""
@@ -228,5 +262,6 @@ class BehaviorMetricsBrain:
             self.handler.update_frame("frame_1", self.card.crop_resize(image))
 
     def describe(self) -> dict[str, Any]:
-        return {**self.brain.describe(), "iterations": self.iterations, "faults": self.faults,
-                "waiting": self.waiting, "last_error": self.last_error}
+        about = self.brain.describe() if self.brain is not None else {}
+        return {**about, "iterations": self.iterations, "faults": self.faults, "waiting": self.waiting,
+                "last_error": self.last_error, "not_driving": self.not_driving}
