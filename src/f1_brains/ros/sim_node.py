@@ -13,8 +13,13 @@ planar-move plugin, which keeps the last command for ever. More than one publish
 The run ends on: hit the wall (off track on a points file without walls), stuck, ``~laps`` completed, ``~timeout``, or (lockstep) a brain silent for
 ``~brain_timeout`` wall seconds. The reason goes to ``~run_end`` (std_msgs/String, latched) and the log;
 a summary JSON goes to ``~summary_file``; with ``~exit_on_end`` the node exits (headless runs end),
-otherwise a reset starts the next run.
-Services ``~reset``, ``~pause``, ``~unpause`` (std_srvs/Empty).
+otherwise a reset starts the next run; in realtime mode the world then goes on meanwhile (clock, camera and
+odometry keep coming, the car stays where the run ended), as a Gazebo world outlives a run.
+Services ``~reset``, ``~pause``, ``~unpause`` (std_srvs/Empty); with ``~gazebo_services`` also Gazebo's
+``/gazebo/pause_physics``, ``/gazebo/unpause_physics``, ``/gazebo/reset_world`` (back to the start, the clock goes
+on) and ``/gazebo/reset_simulation`` (the clock restarts at 0), which BehaviorMetrics calls. ``~world_file``: a
+Gazebo world whose physics sets the real-time factor (BehaviorMetrics' RealTimeUpdateRate); ``~stuck_time``,
+``~timeout``: 0 for never.
 """
 from __future__ import annotations
 
@@ -42,6 +47,7 @@ from ..sim.simulation import PHYSICS_DT, RunLimits, Simulation
 from ..util.files import check_writable_dir, write_json_atomic
 from ..util.tables import markdown_table
 from ..worlds import circuits
+from ..worlds.gazebo_world import real_time_factor
 
 MAX_ABS_COMMAND = 100.0   # |v| m/s or |w| rad/s beyond this is treated as garbage
 
@@ -76,6 +82,9 @@ class SimNode:
             raise F1BrainsError(f"~mode must be realtime or lockstep, not {self.mode!r}")
         self.period = 1.0 / float(p("rate", 20.0))
         self.speedup = float(p("speedup", 1.0 if self.mode == "realtime" else 0.0))
+        world_file = str(p("world_file", ""))
+        if world_file and self.mode == "realtime":
+            self.speedup = self._world_speedup(world_file)
         if self.mode == "realtime" and self.speedup <= 0:
             raise F1BrainsError(f"~speedup must be > 0 in realtime mode, not {self.speedup}")
         self.latency = float(p("latency", 0.02))
@@ -84,7 +93,8 @@ class SimNode:
         self.summary_file = str(p("summary_file", ""))
         if self.summary_file:   # refused now rather than found unwritable after the run
             check_writable_dir(Path(self.summary_file).expanduser().parent, "~summary_file's directory")
-        limits = RunLimits(laps=int(p("laps", 1)), timeout=float(p("timeout", 600.0)))
+        limits = RunLimits(laps=int(p("laps", 1)), timeout=float(p("timeout", 600.0)),
+                           stuck_time=float(p("stuck_time", RunLimits.stuck_time)))
         start_s = p("start_s", None)
         max_accel = float(p("max_accel", 0.0))
         self.sim = Simulation(self.track, limits, start_s=float(start_s) if start_s not in (None, "") else None,
@@ -97,8 +107,9 @@ class SimNode:
         self._cmd_at = 0.0             # sim time of the latest command
         self._timed_out = False
         self._cmd_cond = threading.Condition()
-        self.paused = False
+        self.paused = bool(_flag(p("paused", False), "~paused"))
         self._reset_requested = threading.Event()
+        self._reset_keeps_time = False
         self.frames = 0
         self.image = None
 
@@ -112,6 +123,11 @@ class SimNode:
         rospy.Service("~reset", Empty, self._reset)
         rospy.Service("~pause", Empty, lambda _: self._set_paused(True))
         rospy.Service("~unpause", Empty, lambda _: self._set_paused(False))
+        if bool(p("gazebo_services", False)):
+            rospy.Service("/gazebo/pause_physics", Empty, lambda _: self._set_paused(True))
+            rospy.Service("/gazebo/unpause_physics", Empty, lambda _: self._set_paused(False))
+            rospy.Service("/gazebo/reset_world", Empty, lambda _: self._reset(_, keep_time=True))
+            rospy.Service("/gazebo/reset_simulation", Empty, self._reset)
         self.info = self._camera_info()
         rospy.loginfo("f1_sim: %s (%.0f m), %s mode, %.0f Hz camera, %d lap(s)", self.track.name, self.track.length,
                       self.mode, 1 / self.period, limits.laps)
@@ -148,7 +164,17 @@ class SimNode:
             rospy.logwarn_throttle(10.0, f"f1_sim: {count} publishers on {self._cmd_sub.resolved_name}: the car "
                                          "obeys whichever spoke last, and lockstep runs are no longer reproducible")
 
-    def _reset(self, _req) -> EmptyResponse:
+    @staticmethod
+    def _world_speedup(world_file: str) -> float:
+        factor = real_time_factor(Path(world_file).expanduser())
+        if factor <= 0:
+            rospy.logwarn("f1_sim: %s asks for 'as fast as possible' (real_time_update_rate 0); realtime mode runs "
+                          "at 1x instead (lockstep mode is the fast, reproducible one)", world_file)
+            return 1.0
+        return factor
+
+    def _reset(self, _req, keep_time: bool = False) -> EmptyResponse:
+        self._reset_keeps_time = keep_time
         self._reset_requested.set()   # carried out by the simulation loop, between steps
         return EmptyResponse()
 
@@ -157,7 +183,7 @@ class SimNode:
         if not self._reset_requested.is_set():
             return False
         self._reset_requested.clear()
-        self.sim.reset()
+        self.sim.reset(keep_time=self._reset_keeps_time)
         with self._cmd_cond:
             self.cmd = (0.0, 0.0, 0.0)
         rospy.loginfo("f1_sim: reset to the start")
@@ -279,9 +305,29 @@ class SimNode:
             summary = self._run_once()
             if self.exit_on_end:
                 return summary
-            while not self._reset_requested.wait(0.1):
-                if rospy.is_shutdown():
-                    return summary
+            self.wait_for_reset()
+            if rospy.is_shutdown():
+                return summary
+
+    def wait_for_reset(self) -> None:
+        """Between runs: in realtime mode the world goes on (clock, frames, odometry; the car stays where the run
+        ended) until a reset, as a Gazebo world does; lockstep's clock waits with the brain."""
+        if self.mode != "realtime":
+            while not self._reset_requested.wait(0.1) and not rospy.is_shutdown():
+                pass
+            return
+        wall0, sim0, next_frame = time.monotonic(), self.sim.time, self.sim.time
+        while not self._reset_requested.is_set() and not rospy.is_shutdown():
+            if self.paused:
+                time.sleep(0.05)
+                wall0, sim0 = time.monotonic(), self.sim.time
+                continue
+            self.sim.hold(sim0 + (time.monotonic() - wall0) * self.speedup - self.sim.time)
+            self.publish_clock()
+            if self.sim.time >= next_frame:
+                self.publish_frame()
+                next_frame += self.period
+            time.sleep(min(PHYSICS_DT * 10, self.period) / self.speedup)
 
     def _run_once(self) -> dict[str, Any]:
         self._apply_reset()   # a reset that ended the wait between runs

@@ -25,8 +25,8 @@ OFF_ROAD_MARGIN = 1.0     # m beyond the road edge (no walls) at which the run e
 @dataclass(frozen=True)
 class RunLimits:
     laps: int = 1                 # 0: drive until another condition ends the run
-    timeout: float = 600.0        # sim seconds
-    stuck_time: float = 10.0      # s below stuck_speed (after the start grace period) ends the run
+    timeout: float = 600.0        # sim seconds; 0: none
+    stuck_time: float = 10.0      # s below stuck_speed (after the start grace period) ends the run; 0: never
     stuck_speed: float = 0.2      # m/s
     start_grace: float = 5.0      # s
 
@@ -50,7 +50,8 @@ class Simulation:
     def __post_init__(self) -> None:
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, keep_time: bool = False) -> None:
+        """Back to the start; ``keep_time``: the clock goes on (Gazebo's reset_world) instead of restarting at 0."""
         spawn = self.track.spawn
         if self.start_s is None and not self.reverse and spawn is not None:
             x, y, yaw = spawn.x, spawn.y, spawn.yaw
@@ -58,11 +59,12 @@ class Simulation:
             x, y, heading = self.track.pose_at(self.start_s or 0.0)
             yaw = heading + (math.pi if self.reverse else 0.0)
         self.car = CarState(x=x, y=y, yaw=math.atan2(math.sin(yaw), math.cos(yaw)))
-        self.time = 0.0
+        self.time = self.time if keep_time else 0.0
         self.progress = 0.0                  # signed metres along the line since the start
         self._last_s = self._s = self.track.project(x, y).s
         self.laps: list[LapRecord] = []
-        self._lap_start_time, self._lap_distance = 0.0, 0.0
+        self._run_start = self._lap_start_time = self.time
+        self._lap_distance = 0.0
         self._lap_offsets: list[float] = []
         self._slow_since: float | None = None
         self.end_reason: str | None = None
@@ -81,6 +83,10 @@ class Simulation:
         if at_landing is not None:
             at_landing()
         self.advance(period - latency, *command)
+
+    def hold(self, duration: float) -> None:
+        """Time passes with the car where the run ended: a world that outlives its run, as Gazebo's does."""
+        self.time += duration
 
     def advance(self, duration: float, v_cmd: float, w_cmd: float, vy_cmd: float = 0.0) -> None:
         """Integrate ``duration`` seconds (in PHYSICS_DT steps) under one command; stops at a run end."""
@@ -120,9 +126,9 @@ class Simulation:
             self.end_reason = f"off track: {abs(self.offset):.1f} m from the centre line at {self.progress:.0f} m"
         elif lim.laps and len(self.laps) >= lim.laps:
             self.end_reason = f"completed {len(self.laps)} lap(s)"
-        elif self.time >= lim.timeout:
+        elif lim.timeout > 0 and self.time - self._run_start >= lim.timeout:
             self.end_reason = f"timeout after {lim.timeout:.0f} s"
-        elif self.time > lim.start_grace and abs(self.car.v) < lim.stuck_speed:
+        elif lim.stuck_time > 0 and self.time - self._run_start > lim.start_grace and abs(self.car.v) < lim.stuck_speed:
             self._slow_since = self._slow_since if self._slow_since is not None else self.time
             if self.time - self._slow_since >= lim.stuck_time:
                 self.end_reason = f"stuck: below {lim.stuck_speed} m/s for {lim.stuck_time:.0f} s"
@@ -136,5 +142,5 @@ class Simulation:
 
     def summary(self) -> dict:
         return {"circuit": self.track.name, "circuit_length_m": self.track.length, "end_reason": self.end_reason,
-                "sim_time_s": self.time, "progress_m": self.progress,
+                "sim_time_s": self.time - self._run_start, "progress_m": self.progress,
                 "laps": [lap.__dict__ for lap in self.laps]}

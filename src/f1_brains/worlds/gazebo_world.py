@@ -171,3 +171,24 @@ def read_world(path: str | Path) -> GazeboWorld:
     if not world.meshes:
         raise ConfigError(f"world {path}: no model with a mesh (the circuit) is included")
     return world
+
+
+def real_time_factor(path: str | Path) -> float:
+    """The real-time factor a Gazebo world file asks for: real_time_update_rate x max_step_size of its last
+    <physics> that sets a rate (BehaviorMetrics appends one from its RealTimeUpdateRate); Gazebo's defaults,
+    1000 Hz x 1 ms, make 1.0; a rate of 0 (as fast as possible) gives 0."""
+    world = _parse_xml(Path(path), "world").find("world")
+    if world is None:
+        raise ConfigError(f"world {path}: no <world> element")
+    factor = 1.0
+    for physics in world.findall("physics"):
+        rate, step = physics.findtext("real_time_update_rate"), physics.findtext("max_step_size")
+        if rate is None:
+            continue
+        try:
+            factor = float(rate) * float(step if step is not None else 0.001)
+        except ValueError:
+            raise ConfigError(f"world {path}: <physics> rate {rate!r} / step {step!r} is not a number") from None
+        if not factor >= 0:
+            raise ConfigError(f"world {path}: a negative or NaN real-time factor ({factor})")
+    return factor
