@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def reference_model():
-    from f1_brains.zoo.pilotnet import torch_pilotnet
+    from f1_brains.core.pilotnet import torch_pilotnet
     return torch_pilotnet(seed=0)
 
 

@@ -1,6 +1,5 @@
 """BehaviorMetrics: the brain module under BM's contract, BM Parameters -> cards, DeepLearningStudio-shaped
 artifacts through presets, the Gazebo launch path, and a lap driven the way BM's pilot drives."""
-import copy
 import importlib.util
 import json
 import logging
@@ -13,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import REPO, free_port, ros_env
+from dls_reference import dls_pilotnet, torch_input, write_pytorch_artifacts
 
 from f1_brains.core.brain import Brain, BrainSpec
 from f1_brains.core.model_card import (
@@ -217,12 +217,6 @@ def test_artifact_without_card_or_parameters_is_refused(shim, exported, tmp_path
     assert "ImageSize must be" in brain.not_driving
 
 
-def dls_torch_input(frame, cropped=True):
-    """DLS's PyTorch preprocessing written out by hand: crop, cv2 bilinear to 200x66, ToTensor."""
-    x = cv2.resize(frame[240:480] if cropped else frame, (200, 66)).astype(np.float32) / 255
-    return x.transpose(2, 0, 1)[None].copy()
-
-
 def test_bm_parameters_make_the_card_of_an_artifact_without_one(shim, exported, reference_model, frames, tmp_path):
     import torch
     params = {"ImageCropped": True, "ImageSize": [200, 66], "ImageNormalized": False, "PredictionsNormalized": True}
@@ -234,7 +228,7 @@ def test_bm_parameters_make_the_card_of_an_artifact_without_one(shim, exported, 
     camera.image = SimpleNamespace(data=frames[1])
     brain.execute()
     with torch.no_grad():
-        p = reference_model(torch.from_numpy(dls_torch_input(frames[1]))).numpy()[0]
+        p = reference_model(torch.from_numpy(torch_input(frames[1]))).numpy()[0]
     assert motors.sent[-1] == pytest.approx((V0 + p[0] * (V1 - V0), W0 + p[1] * (W1 - W0)), abs=1e-3)
     assert brain.card.input.layout == "NCHW" and brain.card.input.normalization == "unit"
 
@@ -296,43 +290,10 @@ def test_example_bm_configs_are_consistent(config):
 
 @pytest.fixture(scope="module")
 def dls_artifacts(reference_model, exported, tmp_path_factory):
-    """Traced TorchScript .pth (1x3x66x200 example) of the float, dynamic/static quantized, QAT and pruned
-    PilotNet, and a full-integer .tflite with uint8 input and output; none has a card."""
-    import torch
-    from torch.ao.quantization import (
-        get_default_qat_qconfig_mapping,
-        get_default_qconfig_mapping,
-        quantize_dynamic,
-    )
-    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx, prepare_qat_fx
-    from torch.nn.utils import prune
-
+    """DLS's PyTorch files as its scripts write them (test/dls_reference.py), and a full-integer .tflite with uint8
+    input and output; none has a card."""
     out = tmp_path_factory.mktemp("dls")
-    example = torch.rand(1, 3, 66, 200)
-
-    def trace(model, name):
-        with torch.no_grad():
-            torch.jit.trace(model.eval(), example).save(str(out / name))
-
-    trace(reference_model, "pilotnet_model.pth")
-    trace(quantize_dynamic(copy.deepcopy(reference_model), {torch.nn.Linear}, dtype=torch.qint8), "dynamic_quan.pth")
-    calibration = [dls_torch_input(f) for f in road_frames(8, 3)]
-    torch.backends.quantized.engine = "x86"
-    static = prepare_fx(copy.deepcopy(reference_model).eval(), get_default_qconfig_mapping("x86"), (example,))
-    for batch in calibration:
-        static(torch.from_numpy(batch))
-    trace(convert_fx(static), "static_quan.pth")
-    qat = prepare_qat_fx(copy.deepcopy(reference_model).train(), get_default_qat_qconfig_mapping("x86"), (example,))
-    for batch in calibration:
-        qat(torch.from_numpy(batch))
-    trace(convert_fx(qat.eval()), "qat.pth")
-    pruned = copy.deepcopy(reference_model)
-    for m in pruned.modules():
-        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
-            prune.l1_unstructured(m, "weight", amount=0.3)
-            prune.remove(m, "weight")
-    trace(pruned, "pruned.pth")
-
+    write_pytorch_artifacts(reference_model, out, road_frames(8, 3))
     import tensorflow as tf
     converter = tf.lite.TFLiteConverter.from_saved_model(str(exported["saved_model"]))
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -351,21 +312,22 @@ def dls_tf_input(frame):
     return ((x - IMAGENET_MEAN) / IMAGENET_STD)[None].astype(np.float32)
 
 
-@pytest.mark.parametrize("name", ["pilotnet_model.pth", "dynamic_quan.pth", "static_quan.pth", "qat.pth", "pruned.pth"])
-def test_dls_torchscript_artifacts_run_through_the_preset(shim, dls_artifacts, frames, name):
+@pytest.mark.parametrize("name", ["pilot_net_model_best_123.pth", "baseline_eval.pth", "dynamic_quan.pth",
+                                  "static_quan.pth", "quan_aware.pth", "local_prune.pth"])
+def test_dls_torchscript_artifacts_run_through_the_preset(shim, dls_artifacts, reference_model, frames, name):
     import torch
     path = dls_artifacts / name
     assert not (dls_artifacts / f"{name}.card.yaml").exists()
     brain, camera, motors = construct(shim, str(path), {"GPU": False, "UseOptimized": True}, motors=Motors(99, 99))
     assert brain.card.name == "dls_pytorch_pilotnet"
-    quantized = name not in ("pilotnet_model.pth", "pruned.pth")
+    quantized = name in ("dynamic_quan.pth", "static_quan.pth", "quan_aware.pth")
     assert brain.brain.backend.name == ("torch_quantized" if quantized else "torchscript")
-    module = torch.jit.load(str(path))
+    module = torch.jit.load(str(path)) if "best" not in name else dls_pilotnet(reference_model).eval()
     for frame in frames[:3]:
         camera.image = SimpleNamespace(data=frame)
         brain.execute()
         with torch.no_grad():
-            p = module(torch.from_numpy(dls_torch_input(frame))).numpy()[0]
+            p = module(torch.from_numpy(torch_input(frame))).numpy()[0]
         assert motors.sent[-1] == pytest.approx((V0 + p[0] * (V1 - V0), W0 + p[1] * (W1 - W0)), abs=2e-3)
     # the node's path (a brain YAML naming only the model) picks the same preset
     assert Brain.from_spec(BrainSpec.from_dict({"name": "d", "model": str(path)})).card.name == "dls_pytorch_pilotnet"

@@ -8,7 +8,7 @@ import torch
 
 from f1_brains.core.backends.tflite import TFLiteBackend
 from f1_brains.zoo import bias_correction as bc
-from f1_brains.zoo import pilotnet
+from f1_brains.core import pilotnet
 from f1_brains.zoo.export import NCHW_CARD, calibration_batches
 from f1_brains.zoo.tflite_formats import export_tflite, export_tflite_int8
 

@@ -9,7 +9,8 @@ import torch
 from f1_brains.cli import main
 from f1_brains.core.backends import load_backend
 from f1_brains.core.model_card import ModelCard, card_path_for
-from f1_brains.zoo import dataset, export, optimize, pilotnet
+from f1_brains.core import pilotnet
+from f1_brains.zoo import dataset, export, optimize
 from f1_brains.zoo.torch_formats import sparsity
 
 TENSORRT_VARIANTS = {"tf_trt_fp32", "tf_trt_fp16", "tf_trt_int8", "torch_tensorrt_fp16"}

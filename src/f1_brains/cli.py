@@ -15,6 +15,8 @@ from .util.host import versions
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    if args.model:
+        return info_model(args)
     from .core.backends import BACKENDS
     print(f"host: {platform.node()}, {platform.machine()}, Python {platform.python_version()}")
     print("packages: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
@@ -30,6 +32,31 @@ def cmd_info(args: argparse.Namespace) -> int:
         else:
             print(f"{name:16s} {'no':6s}  {reason}")
     return 0 if usable_any else 1
+
+
+def info_model(args: argparse.Namespace) -> int:
+    """What one artifact is and how it will run: kind, backend, card (and where it came from), warnings."""
+    from .core.brain import Brain, BrainSpec
+    spec = BrainSpec(name=Path(args.model).stem, model=args.model, backend=args.backend, card=args.card, warmup=0,
+                     options=dict(option.split("=", 1) for option in args.option or ()))
+    brain = Brain.from_spec(spec)
+    about, card = brain.describe(), brain.card
+    i, o = card.input, card.output
+    print(f"model: {about['artifact']}")
+    print(f"kind: {about.get('artifact_kind', about['backend'])}; backend {about['backend']} on {about['device']}")
+    print(f"network input: {about['input']['shape']} {about['input']['dtype']}, output: {about['output']['shape']} "
+          f"{about['output']['dtype']}")
+    print(f"card: {card.name}, from {card.provenance.get('card_source', '?')}")
+    print(f"  camera {i.camera_width}x{i.camera_height}, rows {i.crop_rows[0]}:{i.crop_rows[1]} -> {i.height} rows x "
+          f"{i.width} columns ({i.interpolation}), {i.color}, {i.normalization}, {i.layout} {card.input_shape}")
+    ranges = ", ".join(f"{k} {lo:g}..{hi:g}" for k, (lo, hi) in o.ranges.items())
+    print(f"  outputs {', '.join(o.names)}: " + (f"normalized over {ranges}" if o.normalized else "m/s, rad/s"))
+    for note in card.provenance.get("notes", ()):
+        print(f"  note: {note}")
+    for warning in about.get("warnings", ()):
+        print(f"warning: {warning}")
+    print(f"first inference: {about['first_inference_ms']:.1f} ms")
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -65,14 +92,14 @@ def this_command(default: str) -> str:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .zoo import export, train
-    model, provenance, output = train.load_pilotnet(args.weights, args.seed)
+    model, provenance, trained = train.load_pilotnet(args.weights, args.seed)
     pixels = None
     if args.calibration:
         from .zoo import dataset
         pixels = dataset.load(args.calibration)[0]
         provenance["int8_calibration"] = f"256 frames of {args.calibration}"
     paths_written = export.export_all(model, args.out, args.formats or export.FORMATS, provenance,
-                                      output=output, calibration_pixels=pixels)
+                                      trained=trained, calibration_pixels=pixels)
     for fmt, path in paths_written.items():
         print(f"{fmt:20s} {path}")
     return 0
@@ -81,14 +108,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_optimize(args: argparse.Namespace) -> int:
     from .zoo import optimize, train
     from .zoo.finetune import TuningSet
-    model, provenance, output = train.load_pilotnet(args.weights, args.seed)
+    model, provenance, trained = train.load_pilotnet(args.weights, args.seed)
     data = None
     if args.data:
-        data = TuningSet.load(args.data, output)
+        data = TuningSet.load(args.data, trained.output)
         provenance["data"] = [str(d) for d in args.data]
     names = args.variants or list(optimize.ALL)
     try:
-        report = optimize.optimize(model, args.out, names, data, args.steps, args.seed, provenance, output)
+        report = optimize.optimize(model, args.out, names, data, args.steps, args.seed, provenance, trained)
     except ValueError as e:
         raise F1BrainsError(str(e)) from None
     print(f"{'variant':26s} {'status':8s} artifact / reason")
@@ -209,7 +236,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="f1-brains", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("info", help="which backends and devices are usable here, and why not for the others")
+    info = sub.add_parser("info", help="which backends and devices are usable here, and why not for the others; "
+                          "with MODEL: what that artifact is and how it runs (kind, card, warnings)")
+    info.add_argument("model", nargs="?", help="an artifact (.pth, .ckpt, .tflite, .h5, .onnx, SavedModel, ...)")
+    info.add_argument("--backend", help="force a backend (default: chosen by the artifact)")
+    info.add_argument("--card", help="a card file or preset name (default: the card beside it, else a preset)")
+    info.add_argument("--option", action="append", metavar="KEY=VALUE", help="backend option, e.g. batchnorm=eval")
     bench = sub.add_parser("bench", help="offline batch-1 latency of models (first inference, p50/p90/p99)")
     bench.add_argument("models", nargs="*", help="artifacts or directories (default: models/)")
     bench.add_argument("-n", type=int, default=500, help="timed runs per model")

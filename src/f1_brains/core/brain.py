@@ -120,22 +120,28 @@ def load_card_and_backend(spec: BrainSpec, derive: CardFromBackend | None = None
     model = paths.resolve(spec.model)
     if not model.exists():
         raise ModelLoadError(f"model {model} does not exist")
-    card = None
+    card, source = None, ""
     if spec.card is not None:
         card_file = paths.resolve(spec.card)
-        card = ModelCard.load(card_file) if card_file.suffix in (".yaml", ".yml") else preset(spec.card)
+        if card_file.suffix in (".yaml", ".yml"):
+            card, source = ModelCard.load(card_file), f"card file {card_file}"
+        else:
+            card, source = preset(spec.card), f"preset {spec.card} (named by the brain)"
     elif card_path_for(model).is_file():
-        card = ModelCard.load(card_path_for(model))
+        card, source = ModelCard.load(card_path_for(model)), f"card file {card_path_for(model)}"
     elif derive is None and dls_preset_name(model) is None:
         raise ConfigError(f"model {model} has no card ({card_path_for(model)}) and is no DeepLearningStudio kind "
                           f"of artifact: {missing}")
     backend = load_backend(model, spec.backend, spec.load_options())
-    if card is None:
-        card = derive(model, backend) if derive is not None else dls_preset_for(model, backend.input_spec.shape)
+    if card is None and derive is not None:
+        card, source = derive(model, backend), "made from the caller's parameters"
+    elif card is None:
+        card = dls_preset_for(model, backend.input_spec.shape)
+        source = f"preset {card.name} for a card-less {model.suffix or 'SavedModel'} (DeepLearningStudio's kind)" if card else ""
     if card is None:
         raise ConfigError(f"model {model} has no card ({card_path_for(model)}) and its input "
                           f"{backend.input_spec.shape} is not a 3-channel image: {missing}")
-    return card, backend
+    return replace(card, provenance={**card.provenance, "card_source": source}), backend
 
 
 class Brain:

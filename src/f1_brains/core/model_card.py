@@ -220,13 +220,13 @@ def preset(name: str) -> ModelCard:
 
 # DeepLearningStudio saves each framework's PilotNet in its own formats; an artifact of one of these kinds
 # without a card gets that framework's preset. (DLS makes no ONNX, so .onnx always needs a card.)
-_DLS_SUFFIX_PRESETS = {".pt": "dls_pytorch_pilotnet", ".pth": "dls_pytorch_pilotnet",
+_DLS_SUFFIX_PRESETS = {".pt": "dls_pytorch_pilotnet", ".pth": "dls_pytorch_pilotnet", ".ckpt": "dls_pytorch_pilotnet",
                        ".tflite": "dls_tf_pilotnet", ".h5": "dls_tf_pilotnet", ".keras": "dls_tf_pilotnet"}
 
 
 def dls_preset_name(artifact: str | Path) -> str | None:
     """The preset for a card-less artifact of a kind DeepLearningStudio makes: TorchScript .pt/.pth (float,
-    dynamic/static quantized, QAT, pruned) -> dls_pytorch_pilotnet; .tflite (float or full-integer), .h5/.keras
+    dynamic/static quantized, QAT, pruned) and state_dict .pth/.ckpt -> dls_pytorch_pilotnet; .tflite (float or full-integer), .h5/.keras
     and SavedModel directories (TF-TRT ones included) -> dls_tf_pilotnet; None for anything else."""
     path = Path(artifact)
     return "dls_tf_pilotnet" if path.is_dir() else _DLS_SUFFIX_PRESETS.get(path.suffix.lower())

@@ -200,6 +200,8 @@ class BehaviorMetricsBrain:
         ignored = sorted(set(params) - set(KNOWN_KEYS))
         log.info("f1_brains: brain %s on %s (%s), limits %s%s", self.brain.name, about.get("backend", "opencv"),
                  about.get("device", "cpu"), spec.limits, f"; Parameters not used: {ignored}" if ignored else "")
+        for warning in about.get("warnings", ()):
+            log.warning("f1_brains: %s", warning)
 
     def execute(self) -> None:
         """One BM iteration: the newest camera image -> motors. Never raises: any fault stops the car."""

@@ -101,6 +101,8 @@ class BrainNode:
         about = brain.describe()
         rospy.loginfo("f1_brain: brain %r on %s (%s), camera %s -> %s", brain.name, about["backend"],
                       about["device"], camera_topic, cmd_vel_topic)
+        for warning in about.get("warnings", ()):
+            rospy.logwarn("f1_brain: %s", warning)
 
     def record_laps(self, recorder: LapRecorder, odom_topic: str, run_end_topic: str) -> None:
         """Also record lap statistics from odometry (sim time) into the recorder's files."""

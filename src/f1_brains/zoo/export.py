@@ -2,7 +2,7 @@
 
 Formats: TorchScript (fp32), dynamic- and static-int8 quantized TorchScript, ONNX, Keras (.keras and a
 SavedModel directory) and TFLite (float32 and full-integer int8 I/O). The Keras formats come from the
-exact twin (zoo.pilotnet.keras_twin); quantized formats calibrate on correctly preprocessed frames.
+exact twin (core.pilotnet.keras_twin); quantized formats calibrate on correctly preprocessed frames.
 The writers live in torch_formats, onnx_formats and tflite_formats; zoo.optimize adds the variants
 that need training data or other hardware.
 """
@@ -11,15 +11,15 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-from ..core.model_card import InputSpec, ModelCard, OutputSpec
+from ..core import pilotnet
+from ..core.model_card import InputSpec, ModelCard
 from ..core.synthetic import road_frames
-from . import pilotnet
 from .onnx_formats import export_onnx
 from .tflite_formats import export_tflite, export_tflite_int8
 from .torch_formats import export_dynamic_int8, export_static_int8, export_torchscript
@@ -50,9 +50,11 @@ def bias_correction_frames(pixels: np.ndarray | None = None) -> np.ndarray:
     return np.concatenate(calibration_batches(NCHW_CARD, n, seed=2, pixels=pixels))
 
 
-def write_card(path: Path, layout: InputSpec, framework: str, precision: str, provenance: dict,
-               output: OutputSpec) -> None:
-    ModelCard(name=path.name, framework=framework, precision=precision, input=layout, output=output,
+def write_card(path: Path, variant: "Variant", trained: ModelCard, provenance: dict) -> None:
+    """The card of one artifact: the trained network's preprocessing and outputs (``trained``) in the variant's
+    layout, framework and precision."""
+    ModelCard(name=path.name, framework=variant.framework, precision=variant.precision,
+              input=replace(trained.input, layout=variant.layout.layout), output=trained.output,
               provenance=provenance).save(path.with_name(path.name + ".card.yaml") if path.is_file()
                                           else path / "card.yaml")
 
@@ -91,11 +93,11 @@ FORMATS = tuple(BASE)
 
 
 def export_all(model, out_dir: str | Path, formats: Iterable[str] = FORMATS, provenance: dict | None = None,
-               calibration_frames: int = 256, output: OutputSpec = OutputSpec(),
+               calibration_frames: int = 256, trained: ModelCard = ModelCard(),
                calibration_pixels: np.ndarray | None = None) -> dict[str, Path]:
     """Write the chosen formats of ``model`` (a PyTorch PilotNet) under ``out_dir``; return their paths.
-    ``output``: how the network's outputs map to (v, w), from its training card. ``calibration_pixels``:
-    dataset frames for int8 calibration (else synthetic frames)."""
+    ``trained``: the card the weights were trained for (preprocessing, how outputs map to (v, w)), from
+    ``train.load_pilotnet``. ``calibration_pixels``: dataset frames for int8 calibration (else synthetic frames)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     formats = list(formats)
@@ -113,7 +115,7 @@ def export_all(model, out_dir: str | Path, formats: Iterable[str] = FORMATS, pro
     def done(fmt: str, path: Path | None = None) -> None:
         v = BASE[fmt]
         path = path or at(fmt)
-        write_card(path, v.layout, v.framework, v.precision, {**prov, "format": fmt}, output)
+        write_card(path, v, trained, {**prov, "format": fmt})
         paths[fmt] = path
 
     if "torchscript" in formats:

@@ -7,7 +7,7 @@ from typing import Iterable
 
 import numpy as np
 
-from . import pilotnet
+from ..core import pilotnet
 
 INPUT_NAME = "image"
 

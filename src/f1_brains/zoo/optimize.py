@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..core.model_card import InputSpec, OutputSpec
+from ..core.model_card import InputSpec, ModelCard
 from ..util.files import write_json_atomic
 from . import export
 from .export import (
@@ -141,7 +141,7 @@ def _build(v: Variant, ctx: Context, cache: dict[str, Any]) -> None:
 
 
 def optimize(model, out_dir: str | Path, names: list[str], data: TuningSet | None, steps: int = 600,
-             seed: int = 0, provenance: dict | None = None, output: OutputSpec = OutputSpec(),
+             seed: int = 0, provenance: dict | None = None, trained: ModelCard = ModelCard(),
              progress: bool = True, log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)
              ) -> dict[str, dict[str, Any]]:
     """Build the variants ``names`` of ``model`` under ``out_dir``; per variant: status written / skipped /
@@ -158,8 +158,7 @@ def optimize(model, out_dir: str | Path, names: list[str], data: TuningSet | Non
 
     def record(v: Variant, seconds: float | None) -> None:
         """seconds: None for the base formats, which zoo.export writes together (timed as a group)."""
-        write_card(out / v.file, v.layout, v.framework, v.precision, {**prov, "format": v.name, "method": v.method},
-                   output)
+        write_card(out / v.file, v, trained, {**prov, "format": v.name, "method": v.method})
         report[v.name] = {"status": "written", "path": str(out / v.file),
                           "seconds": None if seconds is None else round(seconds, 1)}
         log(f"{v.name:26s} written{'' if seconds is None else f' in {seconds:.1f} s'}: {out / v.file}")
@@ -172,7 +171,7 @@ def optimize(model, out_dir: str | Path, names: list[str], data: TuningSet | Non
     base, base_seconds = [n for n in names if n in BASE], None
     if base:
         t0 = time.perf_counter()
-        export.export_all(ctx.model, out, base, prov, output=output,
+        export.export_all(ctx.model, out, base, prov, trained=trained,
                           calibration_pixels=None if data is None else data.pixels)
         base_seconds = round(time.perf_counter() - t0, 1)
         log(f"base formats ({', '.join(base)}) exported in {base_seconds:.1f} s")

@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from . import pilotnet
+from ..core import pilotnet
 from .finetune import FINETUNE_LR, TuningSet
 
 TFLITE_MODES = ("float32", "dynamic", "float16", "int8", "int8_fallback", "qat")

@@ -12,7 +12,7 @@ from typing import Iterable
 
 import numpy as np
 
-from . import pilotnet
+from ..core import pilotnet
 from .finetune import TuningSet, finetune_torch
 
 PRUNABLE = ("Conv2d", "Linear")

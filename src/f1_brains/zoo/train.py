@@ -1,4 +1,4 @@
-"""`f1-brains train`: PilotNet (zoo.pilotnet) learns the expert's (v, w) from a dataset (zoo.dataset).
+"""`f1-brains train`: PilotNet (core.pilotnet) learns the expert's (v, w) from a dataset (zoo.dataset).
 
 Validation holds out whole laps (neighbouring frames are near-duplicates, so a random split would flatter
 the score). Augmentation: horizontal flip with w negated, and brightness/contrast jitter. Targets are the
@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from ..core.model_card import InputSpec, ModelCard, OutputSpec
+from ..core import dls, pilotnet
+from ..core.model_card import InputSpec, ModelCard, OutputSpec, preset
 from ..errors import ConfigError
 from ..util.files import write_json_atomic
-from . import dataset, pilotnet
+from . import dataset
 
 TRAINING_CARD = "training_card.yaml"   # in the training output directory: how the outputs map to (v, w)
 
@@ -118,21 +119,27 @@ def train(data_dirs: list[str], out_dir: str | Path, epochs: int = 8, batch: int
     return result
 
 
-def load_pilotnet(weights: str | None, seed: int) -> tuple[Any, dict[str, Any], Any]:
-    """(PyTorch PilotNet, provenance, OutputSpec): trained ``weights`` with the output ranges of their
-    training card, or an untrained network from ``seed``. Raises ConfigError when ``weights`` is missing."""
-    import torch
-    model = pilotnet.torch_pilotnet(seed)
-    provenance: dict[str, Any] = {"network": "PilotNet (f1_brains.zoo.pilotnet)"}
-    output = OutputSpec()
-    if weights:
-        if not Path(weights).is_file():
-            raise ConfigError(f"weights {weights} do not exist (f1-brains train writes them)")
-        model.load_state_dict(torch.load(weights, map_location="cpu"))
-        provenance["weights"] = str(weights)
-        training_card = Path(weights).with_name(TRAINING_CARD)
-        if training_card.is_file():   # the output ranges the network was trained with
-            output = ModelCard.load(training_card).output
-    else:
+def load_pilotnet(weights: str | None, seed: int) -> tuple[Any, dict[str, Any], ModelCard]:
+    """(PyTorch PilotNet in eval mode, provenance, the card its weights were trained for): ``weights`` from
+    `f1-brains train` (card: its training card beside them) or from DeepLearningStudio (a state_dict .pth/.ckpt, or a
+    TorchScript .pth of its PilotNet; card: DLS's preprocessing and label ranges), else an untrained network from
+    ``seed``. Raises ConfigError when ``weights`` is missing, ModelLoadError when it holds no PilotNet."""
+    model, card = pilotnet.torch_pilotnet(seed), ModelCard()
+    provenance: dict[str, Any] = {"network": "PilotNet (f1_brains.core.pilotnet)"}
+    if not weights:
         provenance["weights"] = f"untrained, torch seed {seed}"
-    return model.eval(), provenance, output
+        return model.eval(), provenance, card
+    path = Path(weights)
+    if not path.is_file():
+        raise ConfigError(f"weights {weights} do not exist (f1-brains train writes them)")
+    if dls.is_torchscript(path):
+        import torch
+        model, naming = dls.pilotnet_with_weights(torch.jit.load(str(path), map_location="cpu").state_dict(), path)
+    else:
+        model, naming = dls.pilotnet_from_state_dict(path)
+    provenance.update(weights=str(weights), weights_naming=naming)
+    if path.with_name(TRAINING_CARD).is_file():   # the output ranges the network was trained with
+        card = ModelCard.load(path.with_name(TRAINING_CARD))
+    elif naming == "DeepLearningStudio":
+        card = preset("dls_pytorch_pilotnet")
+    return model.eval(), provenance, card

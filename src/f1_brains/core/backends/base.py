@@ -56,6 +56,7 @@ class Backend(abc.ABC):
         if is_gpu(options.device) and not self.gpu_capable:
             raise BackendUnavailable(f"{self.name}: runs on the CPU only; device {options.device!r} requested")
         self.threads = options.threads   # a backend whose framework sets threads process-wide reports the real value
+        self.warnings: list[str] = []    # what is wrong with the artifact but still runs (logged by whoever loads)
         self.device = self._load()
 
     @classmethod
@@ -93,8 +94,9 @@ class Backend(abc.ABC):
         """What is running: for logs, run metadata and benchmarks."""
         return {"backend": self.name, "artifact": str(self.path), "device": self.device,
                 "accelerator": self.accelerator, "threads": self.threads,
-                **({"threads_requested": self.options.threads} if self.threads != self.options.threads else {}), "input": self.input_spec.__dict__,
-                "output": self.output_spec.__dict__}
+                **({"threads_requested": self.options.threads} if self.threads != self.options.threads else {}),
+                "input": self.input_spec.__dict__, "output": self.output_spec.__dict__,
+                **({"warnings": list(self.warnings)} if self.warnings else {})}
 
     def _fail_load(self, error: Exception) -> ModelLoadError:
         """A one-line load error naming the file, for corrupt or truncated artifacts."""

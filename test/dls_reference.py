@@ -1,0 +1,128 @@
+"""DeepLearningStudio's (DLS) artifacts written the way its scripts write them, and its preprocessing by hand.
+
+Our own code, from DLS's facts (../shared/REFERENCE.md sections 5 and 9): its PyTorch PilotNet's layer names and
+order, `train.py`'s state_dict saves, `optimize_models.py`'s traces (example `torch.rand(1, 3, 200, 66)`, the
+baseline traced before `.eval()`, eager fuse + QuantStub/DeQuantStub around the children for static quantization
+and QAT, fbgemm), and its preprocessing: RGB, rows 240:480, `cv2.resize(img, (200, 66))`, ToTensor.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+# Our Sequential's weighted layers and DLS's names for them, written out independently of f1_brains.core.dls.
+DLS_NAME_OF_INDEX = {0: "ln_1", 1: "cn_1", 3: "cn_2", 5: "cn_3", 7: "cn_4", 9: "cn_5",
+                     12: "fc_1", 14: "fc_2", 16: "fc_3", 18: "fc_4", 20: "fc_5"}
+TRACE_EXAMPLE = (1, 3, 200, 66)   # what DLS's optimize_models.py traces with
+
+
+def dls_pilotnet(reference_model):
+    """A module shaped as DLS's PyTorch PilotNet (attribute names, forward), holding ``reference_model``'s weights,
+    in train mode as DLS's scripts construct it."""
+    import torch
+    from torch import nn
+
+    class PilotNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ln_1 = nn.BatchNorm2d(3, eps=1e-03)
+            channels = 3
+            for i, (out, k, s) in enumerate(((24, 5, 2), (36, 5, 2), (48, 5, 2), (64, 3, 1), (64, 3, 1)), 1):
+                setattr(self, f"cn_{i}", nn.Conv2d(channels, out, k, stride=s))
+                setattr(self, f"relu{i}", nn.ReLU())
+                channels = out
+            self.flatten = nn.Flatten()
+            width = 1 * 18 * 64
+            for i, units in enumerate((1164, 100, 50, 10), 1):
+                setattr(self, f"fc_{i}", nn.Linear(width, units))
+                setattr(self, f"relu_fc{i}", nn.ReLU())
+                width = units
+            self.fc_5 = nn.Linear(10, 2)
+
+        def forward(self, img):
+            out = self.ln_1(img)
+            for i in range(1, 6):
+                out = getattr(self, f"relu{i}")(getattr(self, f"cn_{i}")(out))
+            out = self.flatten(out)
+            for i in range(1, 5):
+                out = getattr(self, f"relu_fc{i}")(getattr(self, f"fc_{i}")(out))
+            return self.fc_5(out)
+
+    model = PilotNet()
+    state = {}
+    for key, value in reference_model.state_dict().items():
+        index, rest = key.split(".", 1)
+        state[f"{DLS_NAME_OF_INDEX[int(index)]}.{rest}"] = value
+    model.load_state_dict(state, strict=True)
+    return model.train()
+
+
+def torch_input(frame: np.ndarray) -> np.ndarray:
+    """DLS's PyTorch preprocessing of an RGB camera frame: rows 240:480, cv2 bilinear to 200x66, ToTensor."""
+    x = cv2.resize(frame[240:480], (200, 66)).astype(np.float32) / 255
+    return x.transpose(2, 0, 1)[None].copy()
+
+
+def torch_outputs(module, frames: list[np.ndarray]) -> np.ndarray:
+    """A module's normalized (v, w) on DLS's preprocessing of ``frames``: the reference computation."""
+    import torch
+    with torch.no_grad():
+        return np.concatenate([module(torch.from_numpy(torch_input(f))).numpy() for f in frames])
+
+
+def _eager_quantized(model, calibration: list[np.ndarray], qat: bool):
+    """DLS's static quantization / QAT sequence: fuse (cn_i, relu i) and (fc_i, relu_fc i), QuantStub + the children
+    + DeQuantStub, fbgemm qconfig, prepare (or prepare_qat in train mode), a few batches, convert."""
+    import torch
+    from torch import nn
+    m = copy.deepcopy(model).eval()
+    pairs = [[f"cn_{i}", f"relu{i}"] for i in range(1, 6)] + [[f"fc_{i}", f"relu_fc{i}"] for i in range(1, 5)]
+    torch.ao.quantization.fuse_modules(m, pairs, inplace=True)
+    m = nn.Sequential(torch.ao.quantization.QuantStub(), *m.children(), torch.ao.quantization.DeQuantStub())
+    torch.backends.quantized.engine = "fbgemm"
+    m.qconfig = torch.ao.quantization.get_default_qconfig("fbgemm")
+    if qat:
+        m.train()
+        torch.ao.quantization.prepare_qat(m, inplace=True)
+    else:
+        torch.ao.quantization.prepare(m, inplace=True)
+    with torch.no_grad():
+        for batch in calibration:
+            m(torch.from_numpy(batch))
+    return torch.ao.quantization.convert(m.eval())
+
+
+def write_pytorch_artifacts(reference_model, out: Path, calibration_frames: list[np.ndarray]) -> dict[str, Path]:
+    """Every PyTorch file DLS's scripts write, under DLS's names: train.py's state_dicts, optimize_models.py's
+    TorchScript traces (the baseline in training mode, as DLS traces it)."""
+    import torch
+    from torch.nn.utils import prune
+    model = dls_pilotnet(reference_model)   # train mode, as constructed by DLS
+    files = {"state_dict .pth": out / "pilot_net_model_best_123.pth", "state_dict .ckpt": out / "pilot_net_model_123.ckpt"}
+    for path in files.values():
+        torch.save(model.state_dict(), path)
+    example = torch.rand(*TRACE_EXAMPLE)
+
+    def trace(kind: str, module, name: str) -> None:
+        files[kind] = out / name
+        with torch.no_grad():
+            torch.jit.save(torch.jit.trace(module, example), str(files[kind]))
+
+    trace("TorchScript baseline (traced in training mode)", model, "baseline.pth")
+    model.eval()
+    trace("TorchScript baseline (traced in eval mode)", model, "baseline_eval.pth")
+    trace("TorchScript dynamic int8", torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8),
+          "dynamic_quan.pth")
+    calibration = [torch_input(f) for f in calibration_frames]
+    trace("TorchScript static int8", _eager_quantized(model, calibration, qat=False), "static_quan.pth")
+    trace("TorchScript QAT int8", _eager_quantized(model, calibration, qat=True), "quan_aware.pth")
+    pruned = copy.deepcopy(model)
+    for m in pruned.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            prune.l1_unstructured(m, "weight", amount=0.3 if isinstance(m, torch.nn.Conv2d) else 0.5)
+            prune.remove(m, "weight")
+    trace("TorchScript local prune", pruned.eval(), "local_prune.pth")
+    return files
