@@ -126,3 +126,22 @@ def write_pytorch_artifacts(reference_model, out: Path, calibration_frames: list
             prune.remove(m, "weight")
     trace("TorchScript local prune", pruned.eval(), "local_prune.pth")
     return files
+
+
+def write_dataset(out: Path, frames: list[np.ndarray], labels: list[tuple[float, float]]) -> Path:
+    """A DLS dataset folder: ``<n>.png`` camera frames (as cv2.imwrite saves an RGB frame turned BGR) and a data.csv
+    with image_name, v, w, timestamp, rows in the images' numeric order."""
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ["image_name,v,w,timestamp"]
+    for i, (frame, (v, w)) in enumerate(zip(frames, labels)):
+        cv2.imwrite(str(out / f"{i}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        lines.append(f"{i}.png,{v},{w},{1000.0 + i * 0.05:.2f}")
+    (out / "data.csv").write_text("\n".join(lines) + "\n")
+    return out
+
+
+def dataset_pixels(folder: Path) -> np.ndarray:
+    """DLS's PyTorch dataset reading, by hand: images in numeric order, BGR -> RGB, rows 240:480, cv2 to 200x66."""
+    names = sorted(folder.glob("*.png"), key=lambda p: int(p.stem))
+    return np.stack([cv2.resize(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)[240:480], (200, 66))
+                     for p in names])

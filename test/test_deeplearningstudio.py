@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dls_reference import dls_pilotnet, torch_input, torch_outputs, write_pytorch_artifacts
+from dls_reference import (
+    dataset_pixels,
+    dls_pilotnet,
+    torch_input,
+    torch_outputs,
+    write_dataset,
+    write_pytorch_artifacts,
+)
 from f1_brains.cli import main
 from f1_brains.core.brain import Brain, BrainSpec
 from f1_brains.core.model_card import ModelCard
@@ -158,3 +165,100 @@ def test_export_from_a_dls_state_dict_keeps_dls_preprocessing(dls_files, trained
         assert card.input.interpolation == "linear" and card.output.ranges == {"v": (6.5, 24.0), "w": (-7.1, 7.1)}
         assert card.provenance["weights_naming"] == "DeepLearningStudio"
         assert np.abs(raw_outputs(brain_for(out / name), frames) - trained).max() < 1e-4
+
+
+# ---- DLS datasets: <n>.png frames + data.csv ----
+
+@pytest.fixture(scope="module")
+def dls_dataset(tmp_path_factory) -> Path:
+    """12 frames, so 10.png and 11.png sort after 9.png only in numeric order (as DLS pairs them)."""
+    labels = [(6.5 + i, -3.0 + 0.5 * i) for i in range(12)]
+    return write_dataset(tmp_path_factory.mktemp("dls_data") / "many_curves_clockwise_1", road_frames(12, seed=21),
+                         labels)
+
+
+def test_dls_dataset_reads_as_dls_pairs_and_preprocesses_it(dls_dataset):
+    from f1_brains.zoo import dataset
+    pixels, columns, manifest = dataset.load(dls_dataset)
+    assert np.array_equal(pixels, dataset_pixels(dls_dataset))
+    assert columns["v"].tolist() == [6.5 + i for i in range(12)]     # row i labels image i.png, 10.png after 9.png
+    assert set(columns["group"]) == {"many_curves_clockwise_1"}
+    assert manifest["label_ranges"] == {"v": [6.5, 24.0], "w": [-7.1, 7.1]}
+    assert manifest["card_input"]["interpolation"] == "linear" and manifest["pairing_disagreements"] == 0
+
+
+def test_train_bench_and_export_take_a_dls_dataset(dls_dataset, exported, tmp_path, capsys):
+    import json
+    out = tmp_path / "trained"
+    assert main(["train", "--data", str(dls_dataset), "--out", str(out), "--epochs", "1", "--batch", "4",
+                 "--val", "fraction:0.25"]) == 0
+    result = json.loads((out / "training.json").read_text())
+    assert result["frames_train"] == 9 and result["frames_val"] == 3
+    card = ModelCard.load(out / "training_card.yaml")
+    assert card.input.interpolation == "linear" and card.output.ranges == {"v": (6.5, 24.0), "w": (-7.1, 7.1)}
+    bench_json = tmp_path / "bench.json"
+    assert main(["bench", str(exported["onnx"]), "-n", "3", "--warmup", "1", "--data", str(dls_dataset),
+                 "--json", str(bench_json)]) == 0
+    assert json.loads(bench_json.read_text())["rows"][0]["test_frames"] == 12
+    assert main(["export", "--weights", str(out / "pilotnet_state.pt"), "--out", str(tmp_path / "m"),
+                 "--formats", "torchscript", "--calibration", str(dls_dataset)]) == 0
+    assert ModelCard.load(tmp_path / "m" / "pilotnet.pt.card.yaml").input.interpolation == "linear"
+
+
+def test_bad_dls_datasets_are_refused_naming_the_file(dls_dataset, tmp_path, capsys):
+    import shutil
+
+    from f1_brains.errors import ConfigError
+    from f1_brains.zoo import dataset
+
+    def variant(name: str) -> Path:
+        copy = tmp_path / name
+        shutil.copytree(dls_dataset, copy)
+        return copy
+
+    no_w = variant("no_w")
+    (no_w / "data.csv").write_text("image_name,v,timestamp\n" + "".join(f"{i}.png,7,0\n" for i in range(12)))
+    with pytest.raises(ConfigError, match=r"no_w/data.csv: no column w"):
+        dataset.load(no_w)
+    text = variant("text")
+    lines = (text / "data.csv").read_text().splitlines()
+    lines[4] = "3.png,fast,0.1,1000.15"
+    (text / "data.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match=r"text/data.csv line 5: v, w must be numbers, not 'fast'"):
+        dataset.load(text)
+    short = variant("short")
+    (short / "11.png").unlink()
+    with pytest.raises(ConfigError, match=r"short: 11 PNG images but 12 rows in data.csv"):
+        dataset.load(short)
+    named = variant("named")
+    (named / "0.png").rename(named / "first.png")
+    with pytest.raises(ConfigError, match=r"first.png is not named <number>.png"):
+        dataset.load(named)
+    broken = variant("broken")
+    (broken / "5.png").write_bytes(b"not a png")
+    with pytest.raises(ConfigError, match=r"broken/5.png: not a readable image"):
+        dataset.load(broken)
+    with pytest.raises(ConfigError, match=r"empty is no dataset"):
+        dataset.load(tmp_path / "empty")
+    swapped = variant("swapped")
+    lines = (swapped / "data.csv").read_text().splitlines()
+    lines[1], lines[2] = lines[1].replace("0.png", "1.png"), lines[2].replace("1.png", "0.png")
+    (swapped / "data.csv").write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    assert dataset.load(swapped)[2]["pairing_disagreements"] == 2   # paired as DLS does, and said so
+    assert "2 rows name another image" in capsys.readouterr().err
+    assert main(["train", "--data", str(no_w), "--out", str(tmp_path / "t")]) == 2
+
+
+def test_validation_splits():
+    from f1_brains.errors import ConfigError
+    from f1_brains.zoo.train import validation_mask
+    groups = np.array(["simple_circuit/0"] * 4 + ["simple_circuit/1"] * 4 + ["many_curves/0"] * 4)
+    rng = np.random.default_rng(0)
+    assert validation_mask(groups, "laps:1", rng).sum() == 4
+    assert validation_mask(groups, "groups:simple_circuit", rng).tolist() == [True] * 8 + [False] * 4
+    assert validation_mask(groups, "groups:many_curves/0", rng).sum() == 4
+    assert validation_mask(groups, "fraction:0.25", rng).tolist() == ([False] * 3 + [True]) * 3
+    for bad in ("laps", "fraction:1.5", "groups:montreal", "random:3", "groups:simple_circuit,many_curves"):
+        with pytest.raises(ConfigError, match="validation split"):
+            validation_mask(groups, bad, rng)

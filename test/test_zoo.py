@@ -43,7 +43,7 @@ def test_pipeline_end_to_end_on_a_tiny_dataset(tmp_path, capsys):
     assert pixels.shape[0] == len(labels["v"]) == manifest["frames"] > 2000
     assert (data / "data.csv").read_text().splitlines()[0].startswith("v,w,")   # DeepLearningStudio's columns
     model_dir = tmp_path / "model"
-    assert main(["train", "--data", str(data), "--out", str(model_dir), "--epochs", "1", "--val-laps", "1"]) == 0
+    assert main(["train", "--data", str(data), "--out", str(model_dir), "--epochs", "1", "--val", "laps:1"]) == 0
     history = json.loads((model_dir / "training.json").read_text())
     assert history["frames_val"] > 0 and np.isfinite(history["best_val_mse_normalized"])
     exported = tmp_path / "exported"

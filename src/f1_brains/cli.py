@@ -228,7 +228,8 @@ def cmd_dataset(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .zoo import train
-    result = train.train(args.data, args.out, args.epochs, args.batch, args.lr, args.seed, args.val_laps, args.threads)
+    result = train.train(args.data, args.out, args.epochs, args.batch, args.lr, args.seed, args.val, args.threads,
+                         val_dirs=args.val_data)
     print(f"best validation MSE (normalized) {result['best_val_mse_normalized']:.5f}; weights in {args.out}")
     return 0
 
@@ -308,13 +309,16 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--seed", type=int, default=0)
     ds.add_argument("--no-disturbance", action="store_true", help="record the expert undisturbed")
     tr = sub.add_parser("train", help="train PilotNet on datasets; writes weights, card and history")
-    tr.add_argument("--data", nargs="+", required=True, help="dataset directories")
+    tr.add_argument("--data", nargs="+", required=True, help="dataset directories: f1-brains dataset's, or "
+                    "DeepLearningStudio's (<n>.png frames + data.csv)")
     tr.add_argument("--out", required=True)
     tr.add_argument("--epochs", type=int, default=8)
     tr.add_argument("--batch", type=int, default=64)
     tr.add_argument("--lr", type=float, default=1e-3)
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--val-laps", type=int, default=2, help="whole laps held out for validation")
+    tr.add_argument("--val", default="laps:2", help="validation split of --data: laps:N (N whole laps or DLS folders), "
+                    "groups:A,B (by name, or circuit), fraction:F (the last F of each lap/folder); default laps:2")
+    tr.add_argument("--val-data", nargs="+", help="validation datasets of their own (instead of --val)")
     tr.add_argument("--threads", type=int, default=2)
     laps = sub.add_parser("laps", help="quick closed loop without ROS: brains x circuits x appearance seeds in "
                                         "lockstep, against the explicit brain")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..core.backends import Backend, LoadOptions, load_backend
-from ..core.model_card import ModelCard, card_path_for
+from ..core.model_card import InputSpec, ModelCard, card_path_for
 from ..core.synthetic import road_frames
 from ..errors import F1BrainsError
 from ..util.host import versions
@@ -42,6 +42,13 @@ def accuracy(backend: Backend, card: ModelCard, pixels: np.ndarray, v: np.ndarra
     err = raw[:, :2] - target
     return {"mse_v": float(((err[:, 0] * (v1 - v0)) ** 2).mean()), "mse_w": float(((err[:, 1] * (w1 - w0)) ** 2).mean()),
             "mse_normalized": float((err ** 2).mean()), "test_frames": int(len(pixels))}
+
+
+def stores_what_card_sees(stored: InputSpec, wanted: InputSpec) -> bool:
+    """Whether a dataset's stored pixels (its crop_resize) are what ``wanted`` feeds its network, up to the resize
+    method (a card's interpolation only changes pixels slightly) and the float conversion."""
+    return ((stored.crop_rows, stored.height, stored.width, stored.color, stored.camera_height, stored.camera_width)
+            == (wanted.crop_rows, wanted.height, wanted.width, wanted.color, wanted.camera_height, wanted.camera_width))
 
 
 TURN = 10   # timed runs per model per turn of the interleaved timing
@@ -76,7 +83,15 @@ def prepare_bench(path: Path, warmup: int, threads: int, frames: list[np.ndarray
         t = time.perf_counter()
         card.preprocess(f)
         pre.append(time.perf_counter() - t)
-    scores = accuracy(backend, card, *test_set) if test_set is not None else {}
+    scores = {}
+    if test_set is not None:
+        pixels, v, w, stored = test_set
+        if stores_what_card_sees(stored, card.input):
+            scores = accuracy(backend, card, pixels, v, w)
+        else:
+            print(f"bench: no test-set scores for {path}: the dataset stores rows {stored.crop_rows} at "
+                  f"{stored.width}x{stored.height} {stored.color}, its card wants rows {card.input.crop_rows} at "
+                  f"{card.input.width}x{card.input.height} {card.input.color}", file=sys.stderr)
     row = {**scores, "model": str(path), "backend": backend.name, "device": backend.device, "precision": card.precision,
            "method": card.provenance.get("method"),
            "threads": threads, "size_mb": artifact_size(path) / 1e6, "gzip_mb": artifact_size(path, compressed=True) / 1e6,
@@ -153,8 +168,9 @@ def run(artifacts: list[Path], n: int, warmup: int, threads: int, data: str | No
     test_set = None
     if data:
         from . import dataset
-        pixels, labels, _ = dataset.load(data)
-        test_set = (np.asarray(pixels), labels["v"], labels["w"])
+        pixels, labels, manifest = dataset.load(data)
+        stored = ModelCard.from_dict({"input": manifest["card_input"]}).input
+        test_set = (np.asarray(pixels), labels["v"], labels["w"], stored)
     models = []
     for path in tqdm(artifacts, desc="bench loading", unit="model", file=sys.stderr, disable=not progress):
         try:

@@ -24,11 +24,13 @@ import numpy as np
 from ..core.commands import Decision
 from ..core.explicit import ExplicitBrain
 from ..core.model_card import InputSpec, ModelCard
+from ..errors import ConfigError
 from ..sim import offline
 from ..sim.renderer import Appearance
 from ..sim.simulation import RunLimits, Simulation
 from ..util.files import read_json, write_json_atomic
 from ..worlds import circuits
+from . import dls_dataset
 
 TRAINING_CIRCUITS = ("simple_circuit", "many_curves", "nurburgring")   # montreal, montmelo: held out
 
@@ -125,8 +127,15 @@ def collect(out_dir: str | Path, circuit_names: Iterable[str] = TRAINING_CIRCUIT
 
 
 def load(data_dir: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
-    """(pixels N x H x W x 3 uint8 memory-mapped, label columns, manifest) of a dataset directory."""
+    """(pixels N x H x W x 3 uint8, label columns v, w, group, manifest) of a dataset directory: ours (frames.npy,
+    memory-mapped) or DeepLearningStudio's (PNG frames + data.csv, zoo.dls_dataset). Raises ConfigError naming the
+    directory when it is neither, or the file at fault."""
     data_dir = Path(data_dir)
+    if dls_dataset.is_dls_dataset(data_dir):
+        return dls_dataset.load(data_dir)
+    if not (data_dir / "frames.npy").is_file() or not (data_dir / "data.csv").is_file():
+        raise ConfigError(f"{data_dir} is no dataset: neither frames.npy + data.csv + manifest.json (f1-brains "
+                          f"dataset) nor <n>.png frames + data.csv (DeepLearningStudio)")
     with open(data_dir / "data.csv") as f:
         rows = list(csv.DictReader(f))
     columns = {"v": np.array([float(r["v"]) for r in rows], np.float32),

@@ -1,7 +1,7 @@
 """`f1-brains train`: PilotNet (core.pilotnet) learns the expert's (v, w) from a dataset (zoo.dataset).
 
-Validation holds out whole laps (neighbouring frames are near-duplicates, so a random split would flatter
-the score). Augmentation: horizontal flip with w negated, and brightness/contrast jitter. Targets are the
+Validation holds out whole laps by default (neighbouring frames are near-duplicates, so a random split would
+flatter the score); ``validation_mask`` lists the other splits. Datasets: ours or DeepLearningStudio's (zoo.dls_dataset). Augmentation: horizontal flip with w negated, and brightness/contrast jitter. Targets are the
 card's normalized outputs; the best epoch on validation is kept. Writes the state_dict, the model card
 (input spec of the dataset, output ranges chosen here) and the training history.
 """
@@ -40,27 +40,78 @@ def augment(x: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> tuple[np.
     return np.clip(x * gain + bias, 0, 1), w
 
 
+def validation_mask(groups: np.ndarray, split: str, rng: np.random.Generator) -> np.ndarray:
+    """Which frames validate. ``split``: ``laps:N`` (N whole groups at random: laps of our datasets, folders of
+    DeepLearningStudio's), ``groups:A,B`` (the groups named, or whose circuit is named), ``fraction:F`` (the last F of
+    every group: neighbouring frames are near-duplicates, so a random pick would flatter the score). Raises
+    ConfigError for a malformed split or one that leaves no training frame."""
+    kind, _, value = split.partition(":")
+    names = sorted(set(groups))
+    try:
+        if kind == "laps":
+            n = int(value)
+            chosen = set(rng.choice(names, size=min(n, len(names) - 1), replace=False)) if len(names) > 1 and n > 0 else set()
+            mask = np.isin(groups, list(chosen))
+        elif kind == "groups":
+            wanted = [g for g in value.split(",") if g]
+            unknown = [g for g in wanted if not any(n == g or n.startswith(g + "/") for n in names)]
+            if unknown or not wanted:
+                raise ConfigError(f"validation split {split!r}: no group {', '.join(unknown) or '(none named)'}; "
+                                  f"groups: {', '.join(names[:12])}")
+            mask = np.array([any(g == n or g.startswith(n + "/") for n in wanted) for g in groups])
+        elif kind == "fraction":
+            fraction = float(value)
+            if not 0 < fraction < 1:
+                raise ValueError
+            mask = np.zeros(len(groups), bool)
+            for name in names:
+                members = np.flatnonzero(groups == name)
+                mask[members[len(members) - int(round(fraction * len(members))):]] = True
+        else:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"validation split {split!r}: use laps:N, groups:A,B or fraction:F (0 < F < 1)") from None
+    if mask.all():
+        raise ConfigError(f"validation split {split!r} leaves no frame to train on")
+    return mask
+
+
+def _load_all(data_dirs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    parts = [dataset.load(d) for d in data_dirs]
+    return (np.concatenate([np.asarray(p) for p, _, _ in parts]), np.concatenate([c["v"] for _, c, _ in parts]),
+            np.concatenate([c["w"] for _, c, _ in parts]), np.concatenate([c["group"] for _, c, _ in parts]),
+            [m for _, _, m in parts])
+
+
 def train(data_dirs: list[str], out_dir: str | Path, epochs: int = 8, batch: int = 64, lr: float = 1e-3,
-          seed: int = 0, val_laps: int = 2, threads: int = 2, progress: bool = True) -> dict[str, Any]:
+          seed: int = 0, val_split: str = "laps:2", threads: int = 2, progress: bool = True,
+          val_dirs: list[str] | None = None) -> dict[str, Any]:
+    """``val_split``: the validation split of ``data_dirs`` (``validation_mask``), unless ``val_dirs`` name validation
+    datasets of their own (as DeepLearningStudio's --val_dir). Output ranges: the datasets' label ranges where they
+    fix them (DeepLearningStudio's), else round ranges covering the labels."""
     import torch
     from tqdm import tqdm
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    parts = [dataset.load(d) for d in data_dirs]
-    pixels = np.concatenate([np.asarray(p) for p, _, _ in parts])
-    v = np.concatenate([c["v"] for _, c, _ in parts])
-    w = np.concatenate([c["w"] for _, c, _ in parts])
-    groups = np.concatenate([c["group"] for _, c, _ in parts])
-    card = ModelCard(name="pilotnet", framework="pytorch", input=InputSpec(**parts[0][2]["card_input"]),
-                     output=OutputSpec(ranges=output_ranges(v, w)))
+    pixels, v, w, groups, manifests = _load_all(data_dirs)
+    is_val = np.zeros(len(v), bool)
+    if val_dirs:
+        val_pixels, val_v, val_w, val_groups, _ = _load_all(val_dirs)
+        pixels, v, w = np.concatenate([pixels, val_pixels]), np.concatenate([v, val_v]), np.concatenate([w, val_w])
+        groups, is_val = np.concatenate([groups, val_groups]), np.concatenate([is_val, np.ones(len(val_v), bool)])
+    else:
+        is_val = validation_mask(groups, val_split, rng)
+    fixed = manifests[0].get("label_ranges")
+    ranges = {k: tuple(r) for k, r in fixed.items()} if fixed else output_ranges(v, w)
+    card = ModelCard(name="pilotnet", framework="pytorch", input=InputSpec(**manifests[0]["card_input"]),
+                     output=OutputSpec(ranges=ranges))
     if card.input.layout != "NCHW" or card.input.normalization != "unit":
-        raise ValueError("training expects NCHW unit-range datasets (the PyTorch PilotNet's input)")
+        raise ConfigError("training expects NCHW unit-range datasets (the PyTorch PilotNet's input)")
     targets = card.normalize_outputs(v, w)
-    lap_names = sorted(set(groups))
-    held_out = set(rng.choice(lap_names, size=min(val_laps, len(lap_names) - 1), replace=False)) if len(lap_names) > 1 else set()
-    val = np.flatnonzero(np.isin(groups, list(held_out)))
-    train_idx = np.flatnonzero(~np.isin(groups, list(held_out)))
+    held_out = sorted(set(groups[is_val]))
+    val = np.flatnonzero(is_val)
+    train_idx = np.flatnonzero(~is_val)
 
     model = pilotnet.torch_pilotnet(seed).train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
@@ -113,7 +164,7 @@ def train(data_dirs: list[str], out_dir: str | Path, epochs: int = 8, batch: int
     torch.save(best_state, out / "pilotnet_state.pt")
     card.save(out / TRAINING_CARD)   # not beside the weights: a state_dict is no runnable artifact
     result = {"data": [str(d) for d in data_dirs], "frames_train": int(len(train_idx)), "frames_val": int(len(val)),
-              "val_laps": sorted(held_out), "epochs": epochs, "batch": batch, "lr": lr, "seed": seed,
+              "validation": val_dirs or val_split, "validation_groups": held_out, "epochs": epochs, "batch": batch, "lr": lr, "seed": seed,
               "best_val_mse_normalized": best, "history": history, "card_output": card.to_dict()["output"]}
     write_json_atomic(out / "training.json", result)
     return result
