@@ -104,6 +104,7 @@ def write_pytorch_artifacts(reference_model, out: Path, calibration_frames: list
     files = {"state_dict .pth": out / "pilot_net_model_best_123.pth", "state_dict .ckpt": out / "pilot_net_model_123.ckpt"}
     for path in files.values():
         torch.save(model.state_dict(), path)
+    torch.manual_seed(0)   # DLS's example is unseeded; seeded here so the table's numbers reproduce
     example = torch.rand(*TRACE_EXAMPLE)
 
     def trace(kind: str, module, name: str) -> None:
@@ -145,3 +146,70 @@ def dataset_pixels(folder: Path) -> np.ndarray:
     names = sorted(folder.glob("*.png"), key=lambda p: int(p.stem))
     return np.stack([cv2.resize(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)[240:480], (200, 66))
                      for p in names])
+
+
+# ---- TensorFlow: DLS's 'same'-padded PilotNet, declared (200, 66, 3), trained on 66x200 images ----
+
+DECLARED = (200, 66, 3)   # DLS's img_shape default; cv2.resize(img, (200, 66)) makes 66 rows x 200 columns
+
+
+def tf_input(frame: np.ndarray) -> np.ndarray:
+    """DLS's TF preprocessing by hand: the whole RGB frame, cv2 bilinear to 200 columns x 66 rows, albumentations'
+    Normalize (ImageNet mean/std over /255), NHWC batch of one."""
+    x = cv2.resize(frame, (200, 66)).astype(np.float32) / 255
+    mean, std = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
+    return ((x - mean) / std)[None].astype(np.float32)
+
+
+def dls_tf_pilotnet(seed: int = 0):
+    """DLS's pilotnet_model(img_shape=(200, 66, 3)): BatchNorm, five 'same'-padded ReLU convolutions, four ReLU dense
+    layers and a linear (v, w) head; 17.0M parameters. Seeded weights, BatchNorm statistics of normalized images."""
+    import keras
+    keras.utils.set_random_seed(seed)
+    layers = keras.layers
+    model = keras.Sequential(
+        [keras.Input(DECLARED), layers.BatchNormalization(epsilon=0.001, axis=-1)]
+        + [layers.Conv2D(f, (k, k), strides=(s, s), activation="relu", padding="same")
+           for f, k, s in ((24, 5, 2), (36, 5, 2), (48, 5, 2), (64, 3, 1), (64, 3, 1))]
+        + [layers.Flatten()] + [layers.Dense(u, activation="relu") for u in (1164, 100, 50, 10)] + [layers.Dense(2)])
+    bn = model.layers[0]
+    gamma, beta, _, _ = bn.get_weights()
+    bn.set_weights([gamma, beta, np.array([0.1, -0.2, 0.05], np.float32), np.array([0.9, 1.1, 1.2], np.float32)])
+    return model
+
+
+def write_tf_artifacts(model, out: Path, calibration_frames: list[np.ndarray]) -> dict[str, Path]:
+    """DLS's TF files: train.py's .h5 (bare, and rewritten with its metadata attributes), a SavedModel (what
+    tensorrt_optimize.py converts), and optimize_models.py's TFLite variants, the int-only one with uint8 input and
+    output calibrated, as DLS calibrates it, on raw pixel values."""
+    import h5py
+    import tensorflow as tf
+    files = {"Keras .h5": out / "pilotnet.h5", "Keras .h5 with DLS metadata": out / "pilotnet_meta.h5",
+             "SavedModel": out / "pilotnet_savedmodel"}
+    model.save(str(files["Keras .h5"]))
+    model.save(str(files["Keras .h5 with DLS metadata"]))
+    with h5py.File(files["Keras .h5 with DLS metadata"], "a") as f:
+        for key, value in {"model": "pilotnet", "img_shape": DECLARED, "normalized_dataset": True,
+                           "split_test_train": 0.3, "mse": 0.01}.items():
+            f.attrs[key] = value
+    model.export(str(files["SavedModel"]), verbose=False)
+    raw = [cv2.resize(f, (DECLARED[1], DECLARED[0])).astype(np.float32)[None] for f in calibration_frames]
+
+    def convert(kind: str, name: str, **settings) -> None:
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(files["SavedModel"]))
+        for key, value in settings.items():
+            setattr(converter.target_spec if key.startswith("supported_") else converter, key, value)
+        files[kind] = out / name
+        files[kind].write_bytes(converter.convert())
+
+    convert("TFLite float", "pilotnet_model_baseline.tflite")
+    convert("TFLite dynamic range", "pilotnet_model_dynamic_quant.tflite", optimizations=[tf.lite.Optimize.DEFAULT])
+    convert("TFLite float16", "pilotnet_model_float16_quant.tflite", optimizations=[tf.lite.Optimize.DEFAULT],
+            supported_types=[tf.float16])
+    convert("TFLite int-only, uint8 I/O (calibrated on raw pixels)", "pilotnet_model_int_quant.tflite",
+            optimizations=[tf.lite.Optimize.DEFAULT], representative_dataset=lambda: ([x] for x in raw),
+            supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8], inference_input_type=tf.uint8,
+            inference_output_type=tf.uint8)
+    convert("TFLite int8 with float fallback (calibrated on raw pixels)", "pilotnet_model_intflt_quant.tflite",
+            optimizations=[tf.lite.Optimize.DEFAULT], representative_dataset=lambda: ([x] for x in raw))
+    return files

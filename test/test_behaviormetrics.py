@@ -8,17 +8,14 @@ import shutil
 import subprocess
 from types import SimpleNamespace
 
-import cv2
 import numpy as np
 import pytest
 from conftest import REPO, free_port, ros_env
-from dls_reference import dls_pilotnet, torch_input, write_pytorch_artifacts
+from dls_reference import dls_pilotnet, dls_tf_pilotnet, torch_input, write_pytorch_artifacts, write_tf_artifacts
 
 from f1_brains.core.brain import Brain, BrainSpec
 from f1_brains.core.model_card import (
     DLS_RANGES,
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     ModelCard,
     dls_preset_for,
     preset,
@@ -289,27 +286,12 @@ def test_example_bm_configs_are_consistent(config):
 # ---- DeepLearningStudio-shaped artifacts (no cards), made the way its scripts make them ----
 
 @pytest.fixture(scope="module")
-def dls_artifacts(reference_model, exported, tmp_path_factory):
-    """DLS's PyTorch files as its scripts write them (test/dls_reference.py), and a full-integer .tflite with uint8
-    input and output; none has a card."""
+def dls_artifacts(reference_model, tmp_path_factory):
+    """DLS's PyTorch and TF files as its scripts write them (test/dls_reference.py); none has a card."""
     out = tmp_path_factory.mktemp("dls")
     write_pytorch_artifacts(reference_model, out, road_frames(8, 3))
-    import tensorflow as tf
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(exported["saved_model"]))
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([dls_tf_input(f)] for f in
-                                                road_frames(16, 5))
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.uint8
-    converter.inference_output_type = tf.uint8
-    (out / "model_int_quant.tflite").write_bytes(converter.convert())
+    write_tf_artifacts(dls_tf_pilotnet(), out, road_frames(8, 5))
     return out
-
-
-def dls_tf_input(frame):
-    """DLS's TF preprocessing by hand: the whole frame, cv2 bilinear to 200x66, ImageNet mean/std, NHWC."""
-    x = cv2.resize(frame, (200, 66)).astype(np.float32) / 255
-    return ((x - IMAGENET_MEAN) / IMAGENET_STD)[None].astype(np.float32)
 
 
 @pytest.mark.parametrize("name", ["pilot_net_model_best_123.pth", "baseline_eval.pth", "dynamic_quan.pth",
@@ -333,29 +315,19 @@ def test_dls_torchscript_artifacts_run_through_the_preset(shim, dls_artifacts, r
     assert Brain.from_spec(BrainSpec.from_dict({"name": "d", "model": str(path)})).card.name == "dls_pytorch_pilotnet"
 
 
-def test_dls_full_integer_tflite_with_uint8_io(shim, dls_artifacts, exported, frames):
-    from ai_edge_litert.interpreter import Interpreter
-    path = dls_artifacts / "model_int_quant.tflite"
+@pytest.mark.parametrize("name", ["pilotnet_model_int_quant.tflite", "pilotnet.h5"])
+def test_dls_tf_files_drive_under_bm_as_under_the_node(shim, dls_artifacts, frames, name):
+    """Card-less DLS TF files (int-only with uint8 I/O, Keras): fed as DLS trains them, the same (v, w) as the node's
+    Brain; how exactly that matches DLS is test_deeplearningstudio's."""
+    path = dls_artifacts / name
     brain, camera, motors = construct(shim, str(path), {"GPU": False, "UseOptimized": True}, motors=Motors(99, 99))
-    assert brain.card.name == "dls_tf_pilotnet" and brain.card.input.layout == "NHWC"
-    assert brain.brain.backend.input_spec.dtype == "uint8" and brain.brain.backend.output_spec.dtype == "uint8"
-    interpreter = Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    float_model = Brain.from_spec(BrainSpec.from_dict({"name": "f", "model": str(exported["saved_model"]),
-                                                       "card": "dls_tf_pilotnet"}))
+    assert brain.card.name == "dls_tf_pilotnet" and brain.card.input_shape == (1, 66, 200, 3)
+    node_brain = Brain.from_spec(BrainSpec.from_dict({"name": "n", "model": str(path)}))
     for frame in frames[:3]:
         camera.image = SimpleNamespace(data=frame)
         brain.execute()
-        (s_in, z_in), (s_out, z_out) = inp["quantization"], out["quantization"]
-        x = np.clip(np.round(dls_tf_input(frame) / s_in + z_in), 0, 255).astype(np.uint8)
-        interpreter.set_tensor(inp["index"], x)
-        interpreter.invoke()
-        p = (interpreter.get_tensor(out["index"]).astype(np.float32)[0] - z_out) * s_out
-        expected = (V0 + p[0] * (V1 - V0), W0 + p[1] * (W1 - W0))
-        assert motors.sent[-1] == pytest.approx(expected, abs=1e-3)
-        f = float_model.step(frame)      # and it is the float network, up to int8 error
-        assert motors.sent[-1] == pytest.approx((f.v, f.w), abs=0.05 * (V1 - V0))
+        d = node_brain.step(frame)
+        assert motors.sent[-1] == pytest.approx((d.v, d.w), abs=1e-5)
 
 
 def test_dls_preset_choice_by_kind_and_shape(tmp_path):
@@ -364,7 +336,8 @@ def test_dls_preset_choice_by_kind_and_shape(tmp_path):
     (trt / "saved_model.pb").write_bytes(b"...TRTEngineOp...")
     assert dls_preset_for(trt).name == "dls_tf_pilotnet"
     assert dls_preset_for("x.pth").input_shape == (1, 3, 66, 200)
-    assert dls_preset_for("x.tflite", (1, 50, 100, 3)).input_shape == (1, 50, 100, 3)
+    assert dls_preset_for("x.tflite", (1, 50, 100, 3)).input_shape == (1, 100, 50, 3)   # as DLS trains it
+    assert dls_preset_for(trt, (None, 200, 66, 3)).input_shape == (1, 66, 200, 3)
     assert dls_preset_for("x.h5", (None, 66, 200, 3)).input.layout == "NHWC"
     assert dls_preset_for("x.onnx") is None and dls_preset_for("x.tflite", (1, 10)) is None
 

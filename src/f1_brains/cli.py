@@ -108,14 +108,18 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_optimize(args: argparse.Namespace) -> int:
     from .zoo import optimize, train
     from .zoo.finetune import TuningSet
-    model, provenance, trained = train.load_pilotnet(args.weights, args.seed)
-    data = None
-    if args.data:
-        data = TuningSet.load(args.data, trained.output)
-        provenance["data"] = [str(d) for d in args.data]
     names = args.variants or list(optimize.ALL)
     try:
-        report = optimize.optimize(model, args.out, names, data, args.steps, args.seed, provenance, trained)
+        if args.keras:
+            report = optimize.optimize_keras(args.keras, args.out, names, args.data, args.steps, args.seed,
+                                             {"data": [str(d) for d in args.data or ()]})
+        else:
+            model, provenance, trained = train.load_pilotnet(args.weights, args.seed)
+            data = None
+            if args.data:
+                data = TuningSet.load(args.data, trained.output, trained.input)
+                provenance["data"] = [str(d) for d in args.data]
+            report = optimize.optimize(model, args.out, names, data, args.steps, args.seed, provenance, trained)
     except ValueError as e:
         raise F1BrainsError(str(e)) from None
     print(f"{'variant':26s} {'status':8s} artifact / reason")
@@ -261,9 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--calibration", help="dataset directory whose frames calibrate the int8 formats")
     opt = sub.add_parser("optimize", help="every optimized variant of a trained PilotNet (TFLite, tfmot, PyTorch, "
                          "ONNX, TensorRT where possible), each with its card")
-    opt.add_argument("--weights", help="PyTorch state_dict of the trained PilotNet (default: untrained)")
+    source = opt.add_mutually_exclusive_group()
+    source.add_argument("--weights", help="PilotNet weights: f1-brains train's state_dict, or DeepLearningStudio's "
+                        "(.pth/.ckpt state_dict, TorchScript .pth) (default: untrained)")
+    source.add_argument("--keras", help="DeepLearningStudio's own TF PilotNet (.h5): its TFLite and tfmot variants")
     opt.add_argument("--data", nargs="+", help="training dataset(s): fine-tuning (QAT, pruning, clustering) and "
-                     "int8 calibration")
+                     "int8 calibration; ours or DeepLearningStudio folders (whole frames, needed with --keras)")
     opt.add_argument("--out", required=True)
     opt.add_argument("--variants", nargs="*", help="subset to build (default: all; see zoo/optimize.py)")
     opt.add_argument("--steps", type=int, default=600, help="fine-tuning batches per training recipe")

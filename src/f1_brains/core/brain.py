@@ -148,7 +148,9 @@ class Brain:
     def __init__(self, card: ModelCard, backend: Backend, limits: Limits = Limits(), warmup: int = 10,
                  name: str = "") -> None:
         self.card, self.backend, self.limits, self.name = card, backend, limits, name or card.name
-        self._check_shapes()
+        self._check_shapes()   # may settle on another card (a DLS file whose input is fixed)
+        card = self.card
+        self._check_input_range()
         x = np.zeros(card.input_shape, np.float32)
         t0 = time.perf_counter()
         try:
@@ -164,13 +166,52 @@ class Brain:
             backend.predict(x)
 
     def _check_shapes(self) -> None:
+        """The card's input must be the network's; one exception: a card that feeds the declared image transposed
+        (DeepLearningStudio's TF PilotNet learned that orientation), run where the network allows it, with a warning."""
         shape = self.backend.input_spec.shape
         if shape is None:
             return   # TorchScript records no shapes: the first inference checks instead
         expected = self.card.input_shape
-        if len(shape) != len(expected) or any(s is not None and s != e for s, e in zip(shape[1:], expected[1:])):
-            raise ModelLoadError(f"model card {self.card.name!r} describes input {expected}, but model "
-                                 f"{self.backend.path} takes {tuple(shape)} ({self.card.input.layout} layout?)")
+        if len(shape) == len(expected) and all(s is None or s == e for s, e in zip(shape[1:], expected[1:])):
+            return
+        if self.card.input.layout == "NHWC" and len(shape) == 4 and tuple(shape[1:]) == (expected[2], expected[1], 3):
+            try:
+                self.backend.fit_input(expected)
+            except ModelLoadError as e:
+                if self.card.name != "dls_tf_pilotnet" or "card-less" not in self.card.provenance.get("card_source", ""):
+                    raise ModelLoadError(f"{e}; card {self.card.name!r} feeds the declared image transposed: a card "
+                                         f"with the declared size (e.g. preset dls_tf_pilotnet_bm) runs it") from None
+                # a card-less DLS file whose input is fixed (a SavedModel): fed as declared, as BM feeds it
+                declared = preset("dls_tf_pilotnet_bm")
+                self.card = replace(declared, input=replace(declared.input, height=shape[1], width=shape[2]),
+                                    provenance={**declared.provenance,
+                                                "card_source": self.card.provenance.get("card_source")})
+                self.backend.warnings.append(
+                    f"{self.backend.path}: its input is fixed to the declared {tuple(shape)}, so it is fed "
+                    f"{shape[1]} rows x {shape[2]} columns as BehaviorMetrics feeds it, not the {expected[1]} x "
+                    f"{expected[2]} DeepLearningStudio trained it on (its .h5 or .tflite can be fed as trained)")
+                return
+            self.backend.warnings.append(
+                f"{self.backend.path}: declares input {tuple(shape)}; card {self.card.name!r} feeds "
+                f"{expected[1]} rows x {expected[2]} columns (the orientation DeepLearningStudio trains it on)")
+            return
+        raise ModelLoadError(f"model card {self.card.name!r} describes input {expected}, but model "
+                             f"{self.backend.path} takes {tuple(shape)} ({self.card.input.layout} layout?)")
+
+    def _check_input_range(self) -> None:
+        """An integer input calibrated on other values than the card feeds (DeepLearningStudio's int-only TFLite:
+        calibrated on raw pixels, fed normalized ones) wastes its levels and clips: say so."""
+        quantized = self.backend.input_range()
+        if quantized is None:
+            return
+        (q0, q1), (c0, c1) = quantized, self.card.input_range()
+        levels = 255 * (min(q1, c1) - max(q0, c0)) / (q1 - q0)
+        if levels < 64 or (min(q1, c1) - max(q0, c0)) < 0.75 * (c1 - c0):
+            self.backend.warnings.append(
+                f"{self.backend.path}: its integer input represents [{q0:.3g}, {q1:.3g}], but card "
+                f"{self.card.name!r} feeds {self.card.input.normalization} values in [{c0:.3g}, {c1:.3g}]: "
+                f"{max(levels, 0):.0f} of 256 levels used, the rest clipped (calibrated on other inputs than it is "
+                f"fed, as DeepLearningStudio's int-only TFLite is on raw pixels)")
 
     @classmethod
     def from_spec(cls, spec: BrainSpec) -> "Brain":

@@ -29,6 +29,11 @@ COLORS = ("rgb", "bgr")
 # preprocess column of `f1-brains bench`); "linear" alone skips most pixels and aliases thin lines.
 INTERPOLATIONS = ("box2_linear", "area", "linear", "nearest")
 _CV2_INTERPOLATION = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
+# DeepLearningStudio's TF scripts declare the input (H, W, 3) = img_shape but train on cv2.resize(img, (H, W)),
+# i.e. W rows x H columns: the weights learned the transposed orientation ('same' padding keeps the flatten size).
+DLS_TF_ORIENTATION = ("DeepLearningStudio declares its TF PilotNet's input as (200, 66, 3) but trains it on "
+                      "cv2.resize(img, (200, 66)) images, 66 rows x 200 columns: fed as trained (preset "
+                      "dls_tf_pilotnet_bm feeds the declared shape, as BehaviorMetrics does)")
 # Label ranges of DeepLearningStudio's F1 datasets: v in [6.5, 24] m/s, w in [-7.1, 7.1] rad/s.
 DLS_RANGES = {"v": (6.5, 24.0), "w": (-7.1, 7.1)}
 
@@ -44,6 +49,13 @@ class InputSpec:
     color: str = "rgb"
     normalization: str = "unit"       # unit: x/255; imagenet: (x/255-mean)/std; none: raw 0..255
     interpolation: str = "box2_linear"
+
+    def crops_like(self, other: "InputSpec") -> bool:
+        """Whether ``other`` crops and sizes camera frames as this does (datasets store such pixels), up to the
+        resize method (it changes pixels only slightly) and layout and normalization (applied after)."""
+        keys = ("camera_height", "camera_width", "crop_rows", "height", "width", "color")
+        return all(tuple(getattr(self, k)) == tuple(getattr(other, k)) if k == "crop_rows"
+                   else getattr(self, k) == getattr(other, k) for k in keys)
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,26 @@ class ModelCard:
         if self.input.layout == "NCHW":
             x = x.transpose(0, 3, 1, 2)
         return np.ascontiguousarray(x)
+
+    def from_unit(self, x: np.ndarray, layout: str | None = None) -> np.ndarray:
+        """A batch of images in [0, 1] (N x height x width x 3 float32, the card's colour order) -> the network's
+        input with the card's normalization, in ``layout`` (default the card's): for augmentations that work on
+        [0, 1] pixels (fine-tuning); ``to_tensor`` is the same from uint8 pixels."""
+        if self.input.normalization == "imagenet":
+            x = (x - IMAGENET_MEAN) / IMAGENET_STD
+        elif self.input.normalization == "none":
+            x = x * 255.0
+        if (layout or self.input.layout) == "NCHW":
+            x = x.transpose(0, 3, 1, 2)
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def input_range(self) -> tuple[float, float]:
+        """The range of the values ``to_tensor`` produces (over all channels)."""
+        if self.input.normalization == "unit":
+            return 0.0, 1.0
+        if self.input.normalization == "imagenet":
+            return float((-IMAGENET_MEAN / IMAGENET_STD).min()), float(((1 - IMAGENET_MEAN) / IMAGENET_STD).max())
+        return 0.0, 255.0
 
     def normalize_outputs(self, v: np.ndarray, w: np.ndarray) -> np.ndarray:
         """(v, w) in m/s, rad/s -> the network's outputs (training targets): the inverse of postprocess."""
@@ -206,12 +238,21 @@ def preset(name: str) -> ModelCard:
             input=InputSpec(layout="NCHW", normalization="unit", interpolation="linear"),
             provenance={"source": "DeepLearningStudio PilotNet (PyTorch)"}),
         # DeepLearningStudio TF PilotNet (h5/SavedModel/tflite): NHWC, ImageNet mean/std, and the
-        # whole frame: its training never cropped (the 'crop' vs 'cropped' flag mismatch).
+        # whole frame: its training never cropped (the 'crop' vs 'cropped' flag mismatch). 66 rows x 200 columns,
+        # as DLS trains it, whatever its declared (200, 66, 3) says.
         "dls_tf_pilotnet": ModelCard(
             name="dls_tf_pilotnet", framework="tensorflow",
             input=InputSpec(crop_rows=(0, 480), layout="NHWC", normalization="imagenet",
                             interpolation="linear"),
-            provenance={"source": "DeepLearningStudio PilotNet (TensorFlow)"}),
+            provenance={"source": "DeepLearningStudio PilotNet (TensorFlow)", "notes": [DLS_TF_ORIENTATION]}),
+        # The same fed as BehaviorMetrics feeds it: the declared 200 rows x 66 columns (a transposed image).
+        "dls_tf_pilotnet_bm": ModelCard(
+            name="dls_tf_pilotnet_bm", framework="tensorflow",
+            input=InputSpec(crop_rows=(0, 480), height=200, width=66, layout="NHWC", normalization="imagenet",
+                            interpolation="linear"),
+            provenance={"source": "DeepLearningStudio PilotNet (TensorFlow), fed as BehaviorMetrics feeds it",
+                        "notes": ["the declared input shape, 200 rows x 66 columns: not the orientation DLS "
+                                  "trained on (66 x 200); for reproducing BehaviorMetrics' numbers"]}),
     }
     if name not in presets:
         raise ConfigError(f"unknown model card preset {name!r}; known: {sorted(presets)}")
@@ -234,7 +275,8 @@ def dls_preset_name(artifact: str | Path) -> str | None:
 
 def dls_preset_for(artifact: str | Path, input_shape: tuple[int | None, ...] | None = None) -> ModelCard | None:
     """``dls_preset_name``'s card, with layout and size taken from the artifact's recorded batch input shape
-    (``Backend.input_spec.shape``) when it has one: (N, H, W, 3) is NHWC, (N, 3, H, W) is NCHW. None when the
+    (``Backend.input_spec.shape``) when it has one: (N, H, W, 3) is NHWC, (N, 3, H, W) is NCHW; a TF artifact's
+    declared (N, H, W, 3) is fed W rows x H columns, as DLS trains it (``DLS_TF_ORIENTATION``). None when the
     artifact is no DLS kind, or its recorded input is not a 3-channel image."""
     name = dls_preset_name(artifact)
     if name is None:
@@ -246,6 +288,8 @@ def dls_preset_for(artifact: str | Path, input_shape: tuple[int | None, ...] | N
         return card   # no (static) shape recorded, e.g. TorchScript: the preset's own 1x3x66x200
     if input_shape[3] == 3:
         layout, height, width = "NHWC", input_shape[1], input_shape[2]
+        if name == "dls_tf_pilotnet":
+            height, width = width, height
     elif input_shape[1] == 3:
         layout, height, width = "NCHW", input_shape[2], input_shape[3]
     else:

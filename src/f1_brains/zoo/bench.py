@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..core.backends import Backend, LoadOptions, load_backend
-from ..core.model_card import InputSpec, ModelCard, card_path_for
+from ..core.model_card import ModelCard, card_path_for
 from ..core.synthetic import road_frames
 from ..errors import F1BrainsError
 from ..util.host import versions
@@ -42,13 +42,6 @@ def accuracy(backend: Backend, card: ModelCard, pixels: np.ndarray, v: np.ndarra
     err = raw[:, :2] - target
     return {"mse_v": float(((err[:, 0] * (v1 - v0)) ** 2).mean()), "mse_w": float(((err[:, 1] * (w1 - w0)) ** 2).mean()),
             "mse_normalized": float((err ** 2).mean()), "test_frames": int(len(pixels))}
-
-
-def stores_what_card_sees(stored: InputSpec, wanted: InputSpec) -> bool:
-    """Whether a dataset's stored pixels (its crop_resize) are what ``wanted`` feeds its network, up to the resize
-    method (a card's interpolation only changes pixels slightly) and the float conversion."""
-    return ((stored.crop_rows, stored.height, stored.width, stored.color, stored.camera_height, stored.camera_width)
-            == (wanted.crop_rows, wanted.height, wanted.width, wanted.color, wanted.camera_height, wanted.camera_width))
 
 
 TURN = 10   # timed runs per model per turn of the interleaved timing
@@ -86,7 +79,7 @@ def prepare_bench(path: Path, warmup: int, threads: int, frames: list[np.ndarray
     scores = {}
     if test_set is not None:
         pixels, v, w, stored = test_set
-        if stores_what_card_sees(stored, card.input):
+        if stored.crops_like(card.input):
             scores = accuracy(backend, card, pixels, v, w)
         else:
             print(f"bench: no test-set scores for {path}: the dataset stores rows {stored.crop_rows} at "

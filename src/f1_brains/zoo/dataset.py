@@ -126,16 +126,23 @@ def collect(out_dir: str | Path, circuit_names: Iterable[str] = TRAINING_CIRCUIT
     return manifest
 
 
-def load(data_dir: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
+def load(data_dir: str | Path, card_input: InputSpec | None = None
+         ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
     """(pixels N x H x W x 3 uint8, label columns v, w, group, manifest) of a dataset directory: ours (frames.npy,
-    memory-mapped) or DeepLearningStudio's (PNG frames + data.csv, zoo.dls_dataset). Raises ConfigError naming the
-    directory when it is neither, or the file at fault."""
+    memory-mapped) or DeepLearningStudio's (PNG frames + data.csv, zoo.dls_dataset, cropped and resized as
+    ``card_input`` says, else as DLS's PyTorch PilotNet). Raises ConfigError naming the directory when it is neither,
+    the file at fault, or when our dataset's stored frames are not what ``card_input`` crops."""
     data_dir = Path(data_dir)
     if dls_dataset.is_dls_dataset(data_dir):
-        return dls_dataset.load(data_dir)
+        return dls_dataset.load(data_dir, card_input)
     if not (data_dir / "frames.npy").is_file() or not (data_dir / "data.csv").is_file():
         raise ConfigError(f"{data_dir} is no dataset: neither frames.npy + data.csv + manifest.json (f1-brains "
                           f"dataset) nor <n>.png frames + data.csv (DeepLearningStudio)")
+    stored = ModelCard.from_dict({"input": read_json(data_dir / "manifest.json")["card_input"]}).input
+    if card_input is not None and not stored.crops_like(card_input):
+        raise ConfigError(f"{data_dir} stores camera rows {stored.crop_rows} at {stored.width}x{stored.height}; the "
+                          f"network needs rows {card_input.crop_rows} at {card_input.width}x{card_input.height} "
+                          f"(a DeepLearningStudio folder of whole camera frames can be read so)")
     with open(data_dir / "data.csv") as f:
         rows = list(csv.DictReader(f))
     columns = {"v": np.array([float(r["v"]) for r in rows], np.float32),

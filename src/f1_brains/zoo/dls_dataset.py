@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import csv
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from ..core.model_card import DLS_RANGES, preset
+from ..core.model_card import DLS_RANGES, InputSpec, preset
 from ..errors import ConfigError
 
 CSV = "data.csv"
@@ -60,9 +61,11 @@ def _images_in_dls_order(data_dir: Path) -> list[Path]:
     return sorted(images, key=lambda p: int(p.stem))
 
 
-def load(data_dir: str | Path, progress: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
-    """(pixels N x 66 x 200 x 3 uint8, label columns v, w, group, manifest) of a DLS folder, as ``dataset.load``
-    returns them. Raises ConfigError naming the file for a malformed csv, a count mismatch or an unreadable image."""
+def load(data_dir: str | Path, card_input: InputSpec | None = None, progress: bool = True
+         ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
+    """(pixels N x H x W x 3 uint8, label columns v, w, group, manifest) of a DLS folder, as ``dataset.load``
+    returns them: cropped and resized as ``card_input`` says (default: DLS's PyTorch PilotNet, rows 240:480 to
+    66x200). Raises ConfigError naming the file for a malformed csv, a count mismatch or an unreadable image."""
     from tqdm import tqdm
     data_dir = Path(data_dir)
     rows = _rows(data_dir / CSV)
@@ -79,6 +82,7 @@ def load(data_dir: str | Path, progress: bool = True) -> tuple[np.ndarray, dict[
               f"pairs them with (line {i + 2}: {named[i]!r}, paired with {images[i].name}); paired as DLS does",
               file=sys.stderr)
     card = preset("dls_pytorch_pilotnet")
+    card = card if card_input is None else replace(card, input=card_input)
     pixels = np.empty((len(images), card.input.height, card.input.width, 3), np.uint8)
     for i, path in enumerate(tqdm(images, desc=f"reading {data_dir.name}", unit="image", disable=not progress,
                                   file=sys.stderr)):

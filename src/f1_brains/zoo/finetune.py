@@ -22,29 +22,39 @@ from .train import augment
 class TuningSet:
     pixels: np.ndarray       # N x H x W x 3 uint8, the card's crop_resize output
     targets: np.ndarray      # N x 2 float32, normalized (v, w)
-    card: ModelCard          # NCHW unit-range input, the trained network's output ranges
+    card: ModelCard          # the network's input (its normalization) and output ranges
 
     @classmethod
-    def load(cls, data_dirs: list[str | Path], output: OutputSpec) -> "TuningSet":
-        parts = [dataset.load(d) for d in data_dirs]
-        card = ModelCard(input=InputSpec(**parts[0][2]["card_input"]), output=output)
+    def load(cls, data_dirs: list[str | Path], output: OutputSpec, card_input: InputSpec | None = None
+             ) -> "TuningSet":
+        """``card_input``: the network's preprocessing, when it is not the datasets' own (a DeepLearningStudio
+        folder is read with it; our datasets must store what it crops, ``dataset.load``)."""
+        parts = [dataset.load(d, card_input) for d in data_dirs]
+        card = ModelCard(input=card_input or ModelCard.from_dict({"input": parts[0][2]["card_input"]}).input,
+                         output=output)
         pixels = np.concatenate([np.asarray(p) for p, _, _ in parts])
         v = np.concatenate([c["v"] for _, c, _ in parts])
         w = np.concatenate([c["w"] for _, c, _ in parts])
         return cls(pixels, card.normalize_outputs(v, w).astype(np.float32), card)
 
+    def inputs(self, indices: np.ndarray, layout: str = "NCHW") -> np.ndarray:
+        """The network's input for the frames ``indices``, in ``layout``."""
+        return self.card.from_unit(self.pixels[indices].astype(np.float32) / 255, layout)
+
     def batches(self, steps: int, batch: int = 64, seed: int = 0, layout: str = "NCHW"
                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """``steps`` augmented (x, y) batches, sampled without replacement within each pass."""
+        """``steps`` augmented (x, y) batches, sampled without replacement within each pass; the augmentation acts on
+        [0, 1] pixels, then the card's normalization applies."""
         rng = np.random.default_rng(seed)
         order = np.empty(0, np.int64)
         for _ in range(steps):
             if len(order) < batch:
                 order = np.concatenate([order, rng.permutation(len(self.pixels))])
             idx, order = np.sort(order[:batch]), order[batch:]
-            x, w = augment(self.card.to_tensor(self.pixels[idx]), self.targets[idx, 1], rng)
+            unit = (self.pixels[idx].astype(np.float32) / 255).transpose(0, 3, 1, 2)
+            x, w = augment(unit, self.targets[idx, 1], rng)
             y = np.stack([self.targets[idx, 0], w], 1).astype(np.float32)
-            yield (x.transpose(0, 2, 3, 1).copy() if layout == "NHWC" else x), y
+            yield self.card.from_unit(x.transpose(0, 2, 3, 1), layout), y
 
 
 FINETUNE_LR = 2e-5   # the trained model ended at a low learning rate; a larger one first undoes its fit

@@ -13,7 +13,7 @@ import json
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -140,6 +140,75 @@ def _build(v: Variant, ctx: Context, cache: dict[str, Any]) -> None:
         raise ValueError(f"no recipe for variant {v.name!r}")
 
 
+@dataclass
+class Ledger:
+    """What one optimize run did, variant by variant: cards written beside the artifacts, lines logged, the report
+    that optimize.json keeps."""
+    out: Path
+    trained: ModelCard       # preprocessing and output ranges the weights were trained for
+    provenance: dict
+    log: Callable[[str], None]
+    report: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def record(self, v: Variant, seconds: float | None) -> None:
+        """seconds: None for the base formats, which zoo.export writes together (timed as a group)."""
+        write_card(self.out / v.file, v, self.trained, {**self.provenance, "format": v.name, "method": v.method})
+        self.report[v.name] = {"status": "written", "path": str(self.out / v.file),
+                               "seconds": None if seconds is None else round(seconds, 1)}
+        self.log(f"{v.name:26s} written{'' if seconds is None else f' in {seconds:.1f} s'}: {self.out / v.file}")
+
+    def skip(self, name: str, reason: str) -> None:
+        self.report[name] = {"status": "skipped", "reason": reason}
+        self.log(f"{name:26s} skipped: {reason}")
+
+    def fail(self, name: str, error: BaseException) -> None:
+        self.report[name] = {"status": "failed", "reason": f"{type(error).__name__}: {error}",
+                             "traceback": "".join(traceback.format_exception(error))}
+        self.log(f"{name:26s} FAILED: {self.report[name]['reason']}")
+
+    def build(self, v: Variant, recipe: Callable[[], None]) -> None:
+        """Run one variant's recipe; a broken recipe is recorded and must not cost the others."""
+        t0 = time.perf_counter()
+        try:
+            recipe()
+            self.record(v, time.perf_counter() - t0)
+        except Exception as e:
+            self.fail(v.name, e)
+
+    def tfmot(self, twin: Callable[[], Any], data: TuningSet | None, names: list[str], steps: int, seed: int,
+              progress: bool) -> None:
+        """The tfmot variants among ``names``, made from the tf_keras models ``twin`` returns."""
+        wanted = {TFMOT[n]: self.out / VARIANTS[n].file for n in names if n in TFMOT}
+        if not wanted:
+            return
+        if data is None:
+            for name in [n for n in names if n in TFMOT]:
+                self.skip(name, "this variant fine-tunes: pass a training dataset (--data)")
+            return
+        from .tflite_formats import tfmot_variants
+        results = tfmot_variants(twin, data, wanted, steps, seed, progress)
+        for name in [n for n in names if n in TFMOT]:
+            error, seconds = results[TFMOT[name]]
+            if error is None:
+                self.record(VARIANTS[name], seconds)
+            else:
+                self.fail(name, error)
+
+    def write(self, base_seconds: float | None) -> dict[str, dict[str, Any]]:
+        write_json_atomic(self.out / "optimize.json",
+                          _merged(self.out / "optimize.json", self.provenance, base_seconds, self.report))
+        return self.report
+
+
+def _check_names(names: list[str], out_dir: str | Path) -> Path:
+    unknown = [n for n in names if n not in ALL]
+    if unknown:
+        raise ValueError(f"unknown variants {unknown}; known: {', '.join(ALL)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def optimize(model, out_dir: str | Path, names: list[str], data: TuningSet | None, steps: int = 600,
              seed: int = 0, provenance: dict | None = None, trained: ModelCard = ModelCard(),
              progress: bool = True, log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)
@@ -147,63 +216,65 @@ def optimize(model, out_dir: str | Path, names: list[str], data: TuningSet | Non
     """Build the variants ``names`` of ``model`` under ``out_dir``; per variant: status written / skipped /
     failed, with the path, the seconds taken, or the reason. Writes optimize.json there."""
     import tempfile
-    unknown = [n for n in names if n not in ALL]
-    if unknown:
-        raise ValueError(f"unknown variants {unknown}; known: {', '.join(ALL)}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _check_names(names, out_dir)
     ctx = Context(model.eval(), out, data, steps, seed, progress)
-    prov = {**(provenance or {}), "fine_tune_steps": steps, "seed": seed}
-    report: dict[str, dict[str, Any]] = {}
-
-    def record(v: Variant, seconds: float | None) -> None:
-        """seconds: None for the base formats, which zoo.export writes together (timed as a group)."""
-        write_card(out / v.file, v, trained, {**prov, "format": v.name, "method": v.method})
-        report[v.name] = {"status": "written", "path": str(out / v.file),
-                          "seconds": None if seconds is None else round(seconds, 1)}
-        log(f"{v.name:26s} written{'' if seconds is None else f' in {seconds:.1f} s'}: {out / v.file}")
-
-    def fail(name: str, error: BaseException) -> None:
-        report[name] = {"status": "failed", "reason": f"{type(error).__name__}: {error}",
-                        "traceback": "".join(traceback.format_exception(error))}
-        log(f"{name:26s} FAILED: {report[name]['reason']}")
-
+    ledger = Ledger(out, trained, {**(provenance or {}), "fine_tune_steps": steps, "seed": seed}, log)
     base, base_seconds = [n for n in names if n in BASE], None
     if base:
         t0 = time.perf_counter()
-        export.export_all(ctx.model, out, base, prov, trained=trained,
+        export.export_all(ctx.model, out, base, ledger.provenance, trained=trained,
                           calibration_pixels=None if data is None else data.pixels)
         base_seconds = round(time.perf_counter() - t0, 1)
         log(f"base formats ({', '.join(base)}) exported in {base_seconds:.1f} s")
         for n in base:   # export_all wrote their cards; rewrite them with the method line
-            record(BASE[n], None)
-    tfmot = {TFMOT[n]: out / VARIANTS[n].file for n in names if n in TFMOT}
+            ledger.record(BASE[n], None)
     with tempfile.TemporaryDirectory() as tmp:
         cache: dict[str, Any] = {"tmp": tmp}
         for name in [n for n in names if n in VARIANTS and n not in TFMOT]:
-            v, t0 = VARIANTS[name], time.perf_counter()
             reason = missing_requirement(name)
             if reason:
-                report[name] = {"status": "skipped", "reason": reason}
-                log(f"{name:26s} skipped: {reason}")
-                continue
-            try:
-                _build(v, ctx, cache)
-                record(v, time.perf_counter() - t0)
-            except Exception as e:   # one broken recipe must not cost the others
-                fail(name, e)
-    if tfmot:
-        from .tflite_formats import tfmot_variants
-        results = tfmot_variants(ctx.model, ctx.needs_data(), tfmot, steps, seed, progress)
-        for name in [n for n in names if n in TFMOT]:
-            error, seconds = results[TFMOT[name]]
-            if error is None:
-                record(VARIANTS[name], seconds)
+                ledger.skip(name, reason)
             else:
-                fail(name, error)
-    whole_base = base_seconds if set(base) == set(BASE) else None   # a subset's time is not the export's
-    write_json_atomic(out / "optimize.json", _merged(out / "optimize.json", prov, whole_base, report))
-    return report
+                ledger.build(VARIANTS[name], lambda v=VARIANTS[name]: _build(v, ctx, cache))
+    from .tflite_formats import torch_twin
+    ledger.tfmot(torch_twin(ctx.model), data, names, steps, seed, progress)
+    return ledger.write(base_seconds if set(base) == set(BASE) else None)   # a subset's time is not the export's
+
+
+# The variants of a Keras model (DeepLearningStudio's TF PilotNet): post-training TFLite modes, and tfmot's.
+KERAS_PTQ = {"tflite": "float32", "tflite_dynamic": "dynamic", "tflite_float16": "float16", "tflite_int8": "int8",
+             "tflite_int8_fallback": "int8_fallback"}
+
+
+def optimize_keras(keras_path: str | Path, out_dir: str | Path, names: list[str], data_dirs: list[str] | None,
+                   steps: int = 600, seed: int = 0, provenance: dict | None = None, progress: bool = True,
+                   log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)) -> dict[str, dict[str, Any]]:
+    """The TFLite and tfmot variants of DeepLearningStudio's own TF PilotNet (``keras_path``, zoo.dls_keras), each
+    declaring and carded with the orientation and preprocessing it was trained on, calibrated and fine-tuned on
+    ``data_dirs`` read that way (DeepLearningStudio folders of whole frames). PyTorch and ONNX variants are skipped:
+    they are made from PilotNet weights (--weights). Writes optimize.json like ``optimize``."""
+    import tempfile
+
+    from .dls_keras import DLSKerasPilotNet
+    from .tflite_formats import export_tflite, tf_keras
+    out = _check_names(names, out_dir)
+    net = DLSKerasPilotNet.load(keras_path)
+    trained = net.card()
+    data = TuningSet.load(data_dirs, trained.output, trained.input) if data_dirs else None
+    prov = {**(provenance or {}), "keras": str(keras_path), "declared_input": list(net.declared),
+            "fine_tune_steps": steps, "seed": seed}
+    ledger = Ledger(out, trained, prov, log)
+    variants = {**BASE, **VARIANTS}
+    for name in [n for n in names if n not in KERAS_PTQ and n not in TFMOT]:
+        ledger.skip(name, "not made from a Keras model: PyTorch, ONNX and TF-TRT variants need --weights")
+    calibration = lambda: calibration_batches(trained.input, 256, pixels=None if data is None else data.pixels)  # noqa: E731
+    with tempfile.TemporaryDirectory() as tmp:
+        net.as_trained().export(tmp, verbose=False)
+        for name in [n for n in names if n in KERAS_PTQ]:
+            ledger.build(variants[name], lambda n=name: export_tflite(Path(tmp), out / variants[n].file, KERAS_PTQ[n],
+                                                                       calibration))
+    ledger.tfmot(lambda: net.as_trained(tf_keras()), data, names, steps, seed, progress)
+    return ledger.write(None)
 
 
 def _merged(path: Path, provenance: dict, base_seconds: float | None, report: dict) -> dict:

@@ -108,9 +108,9 @@ def _quantize(model, scheme=None):
     import tensorflow_model_optimization as tfmot
     quant, keras = tfmot.quantization.keras, tf_keras()
     tail = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Dense)][-pilotnet.INT8_FLOAT_TAIL:]
+    keep_float = (keras.layers.InputLayer, keras.layers.BatchNormalization)   # an input BatchNorm tfmot cannot quantize
     annotated = keras.models.clone_model(model, clone_function=lambda layer: (
-        layer if layer.name in tail or isinstance(layer, keras.layers.InputLayer)
-        else quant.quantize_annotate_layer(layer)))
+        layer if layer.name in tail or isinstance(layer, keep_float) else quant.quantize_annotate_layer(layer)))
     annotated.set_weights(model.get_weights())
     return quant.quantize_apply(annotated) if scheme is None else quant.quantize_apply(annotated, scheme)
 
@@ -127,12 +127,17 @@ def _calibrate_ranges(wrapped, base, data: TuningSet, frames: int = 2048, seed: 
     names = [""] + [layer.name for layer in layers]   # "" is the model input
     lo, hi = dict.fromkeys(names, 0.0), dict.fromkeys(names, 0.0)   # ranges always hold 0, as TFLite needs
     for start in range(0, len(picks), 64):
-        x = data.card.to_tensor(data.pixels[np.sort(picks[start:start + 64])]).transpose(0, 2, 3, 1)
+        x = data.inputs(np.sort(picks[start:start + 64]), "NHWC")
         for name, y in zip(names, [x] + probe.predict_on_batch(x)):
             lo[name], hi[name] = min(lo[name], float(y.min())), max(hi[name], float(y.max()))
     for layer in wrapped.layers:
         is_input = type(layer).__name__ == "QuantizeLayer"   # its range variables are named after the layer
-        source = "" if is_input else getattr(getattr(layer, "layer", None), "name", None)
+        if is_input:   # it quantizes the model input, or the output of a layer left float (an input BatchNorm)
+            feeding = layer.inbound_nodes[0].inbound_layers
+            feeding = feeding[0] if isinstance(feeding, list) else feeding
+            source = "" if isinstance(feeding, keras.layers.InputLayer) else feeding.name
+        else:
+            source = getattr(getattr(layer, "layer", None), "name", None)
         for var in layer.weights:
             name = var.name.split("/")[-1].split(":")[0]
             if not (name.endswith(("_min", "_max")) and (is_input or name.startswith("post_activation_"))):
@@ -179,14 +184,20 @@ def _cluster(model, data: TuningSet, steps: int, seed: int, progress: bool, pres
     return _copy(clustering.strip_clustering(clustered))
 
 
-def tfmot_variants(model, data: TuningSet, out: dict[str, Path], steps: int, seed: int = 0,
+def torch_twin(model) -> Callable[[], object]:
+    """A maker of tf_keras twins of the PyTorch PilotNet ``model``, its input BatchNorm folded (tfmot's quantizers
+    handle a BatchNorm only after a convolution)."""
+    return lambda: pilotnet.keras_twin(pilotnet.fold_input_batchnorm(model), keras=tf_keras())
+
+
+def tfmot_variants(twin: Callable[[], object], data: TuningSet, out: dict[str, Path], steps: int, seed: int = 0,
                    progress: bool = True) -> dict[str, tuple[Exception | None, float]]:
-    """Write the tfmot variants named in ``out`` (name -> .tflite path) from the trained PyTorch ``model``;
-    per name, (the error that stopped it or None, seconds taken). Names: qat, pruned, pruned_dynamic, cqat, pqat, pcqat.
-    The pruned base is made once and shared (as a copy) by the variants that build on it."""
+    """Write the tfmot variants named in ``out`` (name -> .tflite path) from the trained tf_keras models ``twin``
+    makes (``torch_twin``, or DeepLearningStudio's TF PilotNet); per name, (the error that stopped it or None,
+    seconds taken). Names: qat, pruned, pruned_dynamic, cqat, pqat, pcqat. The pruned base is made once and shared
+    (as a copy) by the variants that build on it."""
     import tensorflow_model_optimization as tfmot
     collab = tfmot.experimental.combine
-    twin = lambda: pilotnet.keras_twin(pilotnet.fold_input_batchnorm(model), keras=tf_keras())  # noqa: E731
     cache: dict[str, object] = {}
 
     def pruned():

@@ -90,6 +90,15 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def output_spec(self) -> TensorSpec: ...
 
+    def input_range(self) -> tuple[float, float] | None:
+        """The float range an integer input tensor can represent (its scale and zero point); None for float inputs."""
+        return None
+
+    def fit_input(self, shape: tuple[int, ...]) -> None:
+        """Take batch inputs of ``shape`` instead of the declared one (same rank and channels, other height and
+        width), where the network allows it. Raises ModelLoadError where this artifact's input is fixed."""
+        raise ModelLoadError(f"{self.name}: {self.path} takes a fixed input {self.input_spec.shape}, not {shape}")
+
     def describe(self) -> dict[str, object]:
         """What is running: for logs, run metadata and benchmarks."""
         return {"backend": self.name, "artifact": str(self.path), "device": self.device,

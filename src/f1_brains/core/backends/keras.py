@@ -89,14 +89,32 @@ class KerasBackend(Backend):
         self._tf_dev = self._tf_device(tf)
         with tf.device(self._tf_dev):
             call, in_spec, out_spec = self._load_callable(tf)
-        self._in_spec, self._out_spec = in_spec, out_spec
-        signature = [tf.TensorSpec([None, *in_spec.shape[1:]], tf.float32)]
-        xla = self.options.option("xla", "auto")
-        candidates = {flag: tf.function(call, jit_compile=flag, input_signature=signature)
-                      for flag in ((True, False) if xla == "auto" else (bool(xla),))}
-        self.xla = self._fastest(candidates, in_spec) if len(candidates) > 1 else next(iter(candidates))
-        self._fn = candidates[self.xla]
+        self._in_spec, self._out_spec, self._call = in_spec, out_spec, call
+        self._compile(in_spec.shape[1:])
         return "cpu" if self._tf_dev == "/CPU:0" else f"cuda:{cuda_index(self.options.device)}"
+
+    def _compile(self, sample_shape) -> None:
+        tf = import_tensorflow()
+        signature = [tf.TensorSpec([None, *sample_shape], tf.float32)]
+        xla = self.options.option("xla", "auto")
+        candidates = {flag: tf.function(self._call, jit_compile=flag, input_signature=signature)
+                      for flag in ((True, False) if xla == "auto" else (bool(xla),))}
+        self.xla = self._fastest(candidates, sample_shape) if len(candidates) > 1 else next(iter(candidates))
+        self._fn = candidates[self.xla]
+
+    def fit_input(self, shape: tuple[int, ...]) -> None:
+        """Keras models run on other image sizes where their layers allow (e.g. DeepLearningStudio's 'same'-padded
+        PilotNet on the transposed image it was trained on); a SavedModel's signature is fixed."""
+        if self.path.is_dir():
+            super().fit_input(shape)
+        tf = import_tensorflow()
+        try:
+            with tf.device(self._tf_dev):
+                self._compile(tuple(shape[1:]))
+        except Exception as e:
+            raise ModelLoadError(f"{self.name}: {self.path} cannot take {tuple(shape)} instead of its declared "
+                                 f"{self.input_spec.shape}: {str(e).strip().splitlines()[0][:200]}") from None
+        self._in_spec = tf.TensorSpec([None, *shape[1:]], tf.float32, name=self._in_spec.name)
 
     def _load_callable(self, tf):
         if self.path.is_dir():
@@ -113,9 +131,9 @@ class KerasBackend(Backend):
         out_spec = tf.TensorSpec(model.outputs[0].shape, model.outputs[0].dtype, name=model.outputs[0].name)
         return (lambda x: model(x, training=False)), in_spec, out_spec
 
-    def _fastest(self, candidates: dict, in_spec, calls: int = 30) -> bool:
+    def _fastest(self, candidates: dict, sample_shape, calls: int = 30) -> bool:
         """Warm both variants up, then keep the one with the lower median batch-1 time."""
-        x = np.zeros([1, *in_spec.shape[1:]], np.float32)
+        x = np.zeros([1, *sample_shape], np.float32)
         medians = {}
         for flag, fn in candidates.items():
             for _ in range(5):

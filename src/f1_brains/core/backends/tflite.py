@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...errors import ModelLoadError
 from .base import Backend, TensorSpec
 
 
@@ -45,13 +46,36 @@ class TFLiteBackend(Backend):
         return "cpu"
 
     def _resize_batch(self, n: int) -> None:
-        shape = list(self._in["shape"])
-        shape[0] = n
+        self._resize([n, *self._in["shape"][1:]])
+
+    def _resize(self, shape: list[int]) -> None:
         self.interpreter.resize_tensor_input(self._in["index"], shape)
         self.interpreter.allocate_tensors()
         self._in = self.interpreter.get_input_details()[0]
         self._out = self.interpreter.get_output_details()[0]
-        self._batch = n
+        self._batch = int(shape[0])
+
+    def input_range(self) -> tuple[float, float] | None:
+        dtype = self._in["dtype"]
+        if not np.issubdtype(dtype, np.integer):
+            return None
+        scale, zero = self._in["quantization"]
+        info = np.iinfo(dtype)
+        return float((info.min - zero) * scale), float((info.max - zero) * scale)
+
+    def fit_input(self, shape: tuple[int, ...]) -> None:
+        """Resize the input where the graph allows it (e.g. DeepLearningStudio's 'same'-padded PilotNet on the
+        transposed image it was trained on): the output must keep its size."""
+        declared, outputs = list(self._in["shape"]), int(np.prod(self._out["shape"][1:]))
+        try:
+            self._resize([self._batch, *shape[1:]])
+            self.interpreter.invoke()   # shapes propagate on invoke; a graph that cannot follow fails here
+            if int(np.prod(self._out["shape"][1:])) != outputs:
+                raise ValueError(f"its output becomes {list(self._out['shape'])}")
+        except (ValueError, RuntimeError) as e:
+            self._resize(declared)
+            raise ModelLoadError(f"{self.name}: {self.path} cannot take {tuple(shape)} instead of its declared "
+                                 f"{tuple(declared)}: {str(e).strip().splitlines()[0][:200]}") from None
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         if batch.shape[0] != self._batch:
@@ -71,7 +95,10 @@ class TFLiteBackend(Backend):
 
     @staticmethod
     def _spec(detail: dict) -> TensorSpec:
-        shape = tuple(int(d) if d > 0 else None for d in detail.get("shape_signature", detail["shape"]))
+        """The signature's batch dimension (None where dynamic) and the sizes in effect (``fit_input``) after it."""
+        signature, current = detail.get("shape_signature", detail["shape"]), detail["shape"]
+        shape = (int(signature[0]) if signature[0] > 0 else None,
+                 *(int(c) if s > 0 else None for s, c in zip(signature[1:], current[1:])))
         return TensorSpec(detail["name"], shape, np.dtype(detail["dtype"]).name)
 
     @property
