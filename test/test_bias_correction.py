@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from f1_brains.core.backends.tflite import TFLiteBackend
-from f1_brains.zoo import bias_correction as bc
 from f1_brains.core import pilotnet
+from f1_brains.core.backends.tflite import TFLiteBackend
+from f1_brains.core.exports import export_tflite
+from f1_brains.zoo import bias_correction as bc
 from f1_brains.zoo.export import NCHW_CARD, calibration_batches
-from f1_brains.zoo.tflite_formats import export_tflite, export_tflite_int8
+from f1_brains.zoo.tflite_formats import export_tflite_int8
 
 TORCH_INT8_LEVELS = 127.5   # PyTorch's per-channel symmetric observer: max|w| / ((127 - -128) / 2)
 

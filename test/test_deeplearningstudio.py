@@ -130,6 +130,28 @@ def test_baseline_traced_in_training_mode_is_named_at_load_and_can_run_with_its_
     assert "preset dls_pytorch_pilotnet" in out and "66 rows x 200 columns (linear)" in out
 
 
+@pytest.mark.parametrize("backend", ["onnxruntime", "tflite", "keras"])
+def test_a_state_dict_runs_on_other_backends_exported_once_on_load(dls_files, trained_model, frames, backend, tmp_path,
+                                                                    monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = dls_files["state_dict .pth"]
+    brain = brain_for(path, backend=backend)
+    assert brain.backend.name == backend and brain.describe()["exported_from"] == str(path)
+    assert brain.backend.path.parent == tmp_path / "f1_brains" / "exported"
+    assert brain.card.name == "dls_pytorch_pilotnet"
+    assert brain.card.input.layout == ("NCHW" if backend == "onnxruntime" else "NHWC")
+    for f in frames:   # DLS's preprocessing, in the layout of the exported network
+        x = torch_input(f)
+        assert np.abs(brain.card.preprocess(f) - (x if backend == "onnxruntime" else x.transpose(0, 2, 3, 1))).max() < 6e-8
+    error = float(np.abs(raw_outputs(brain, frames) - torch_outputs(dls_pilotnet(trained_model).eval(), frames)).max())
+    assert error < 1e-4
+    ROWS[f"state_dict .pth on {backend}"] = [f"state_dict .pth on {backend}", path.name,
+                                             f"{backend}: exported on load, once", "same pixels", f"{error:.1e}"]
+    written = brain.backend.path.stat().st_mtime_ns
+    again = brain_for(path, backend=backend)
+    assert again.backend.path == brain.backend.path and again.backend.path.stat().st_mtime_ns == written
+
+
 def test_a_pth_that_is_no_pilotnet_is_refused_naming_the_file_and_what_was_expected(tmp_path, trained_model):
     import torch
     garbage = tmp_path / "garbage.pth"
@@ -408,3 +430,20 @@ def test_optimize_keras_refuses_another_network_and_our_cropped_datasets(exporte
     assert main(["optimize", "--keras", str(dls_tf[1]["Keras .h5"]), "--data", str(ours), "--out",
                  str(tmp_path / "o2"), "--variants", "tflite_qat"]) == 2
     assert "ours stores camera rows (240, 480) at 200x66; the network needs rows (0, 480)" in capsys.readouterr().err
+
+
+def _tf_trt_problem():
+    from f1_brains.core.backends.tf_trt import tf_trt_problem
+    return tf_trt_problem()
+
+
+@pytest.mark.skipif(_tf_trt_problem() is not None, reason=f"TF-TRT cannot run here: {_tf_trt_problem()}")
+def test_dls_savedmodel_converted_by_tf_trt_runs_as_declared(dls_tf, frames, tmp_path):
+    """DLS's tensorrt_optimize.py converts the SavedModel with TrtGraphConverterV2; ours does the same (FP16)."""
+    from f1_brains.zoo.tensorrt_formats import convert_tf_trt
+    model, files = dls_tf
+    out = convert_tf_trt(files["SavedModel"], tmp_path / "trt_fp16", "FP16", build_shape=(1, 200, 66, 3))
+    brain = brain_for(out, device="cuda")
+    assert brain.backend.name == "tf_trt" and brain.card.name == "dls_tf_pilotnet_bm"
+    check_tf_runs_as_dls(brain, keras_outputs(model, [bm_tf_input(f) for f in frames]), frames,
+                         "TF-TRT FP16 of the SavedModel", out, 2e-2, feed=bm_tf_input)

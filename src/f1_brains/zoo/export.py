@@ -17,11 +17,10 @@ from typing import Iterable
 
 import numpy as np
 
-from ..core import pilotnet
+from ..core.exports import export_keras, export_onnx, export_tflite
 from ..core.model_card import InputSpec, ModelCard
 from ..core.synthetic import road_frames
-from .onnx_formats import export_onnx
-from .tflite_formats import export_tflite, export_tflite_int8
+from .tflite_formats import export_tflite_int8
 from .torch_formats import export_dynamic_int8, export_static_int8, export_torchscript
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -57,12 +56,6 @@ def write_card(path: Path, variant: "Variant", trained: ModelCard, provenance: d
               input=replace(trained.input, layout=variant.layout.layout), output=trained.output,
               provenance=provenance).save(path.with_name(path.name + ".card.yaml") if path.is_file()
                                           else path / "card.yaml")
-
-
-def export_keras(model, keras_path: Path, saved_model_dir: Path) -> None:
-    twin = pilotnet.keras_twin(model)
-    twin.save(str(keras_path))
-    twin.export(str(saved_model_dir), verbose=False)
 
 
 @dataclass(frozen=True)

@@ -8,17 +8,8 @@ from typing import Iterable
 import numpy as np
 
 from ..core import pilotnet
-
-INPUT_NAME = "image"
-
-
-def export_onnx(model, path: Path) -> None:
-    import torch
-    example = torch.zeros(1, 3, pilotnet.INPUT_HEIGHT, pilotnet.INPUT_WIDTH)
-    torch.onnx.export(model.eval(), (example,), str(path), input_names=[INPUT_NAME], output_names=["vw"],
-                      dynamic_axes={INPUT_NAME: {0: "batch"}, "vw": {0: "batch"}}, opset_version=17,
-                      dynamo=False)
-
+from ..core.exports import ONNX_INPUT as INPUT_NAME
+from ..core.exports import export_onnx
 
 def export_onnx_int8(model, path: Path, calibration: Iterable[np.ndarray]) -> None:
     """QDQ int8: per-channel symmetric int8 weights, uint8 activations with ranges observed (min/max) on

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..core.exports import export_keras, export_tflite
 from ..core.model_card import InputSpec, ModelCard
 from ..util.files import write_json_atomic
 from . import export
@@ -112,7 +113,7 @@ def _build(v: Variant, ctx: Context, cache: dict[str, Any]) -> None:
     elif v.name in ("tflite_dynamic", "tflite_float16") or v.name.startswith("tf_trt"):
         if "saved_model" not in cache:
             cache["saved_model"] = Path(cache["tmp"]) / "savedmodel"
-            export.export_keras(ctx.model, Path(cache["tmp"]) / "twin.keras", cache["saved_model"])
+            export_keras(ctx.model, Path(cache["tmp"]) / "twin.keras", cache["saved_model"])
         if v.name.startswith("tf_trt"):
             from .tensorrt_formats import convert_tf_trt as convert
             precision = v.name.rsplit("_", 1)[1].upper()
@@ -120,7 +121,7 @@ def _build(v: Variant, ctx: Context, cache: dict[str, Any]) -> None:
                     calibration=(lambda: ctx.calibration(NHWC_CARD, 64)) if precision == "INT8" else None)
         else:
             mode = {"tflite_dynamic": "dynamic", "tflite_float16": "float16"}
-            tflite_formats.export_tflite(cache["saved_model"], path, mode[v.name])
+            export_tflite(cache["saved_model"], path, mode[v.name])
     elif v.name == "torch_qat_int8":
         torch_formats.export_qat_int8(ctx.model, path, ctx.needs_data(), ctx.steps, seed=ctx.seed, progress=ctx.progress)
     elif v.name.startswith("torch_pruned"):
@@ -256,7 +257,7 @@ def optimize_keras(keras_path: str | Path, out_dir: str | Path, names: list[str]
     import tempfile
 
     from .dls_keras import DLSKerasPilotNet
-    from .tflite_formats import export_tflite, tf_keras
+    from .tflite_formats import tf_keras
     out = _check_names(names, out_dir)
     net = DLSKerasPilotNet.load(keras_path)
     trained = net.card()

@@ -17,37 +17,14 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..core import pilotnet
+from ..core.exports import export_tflite
 from .finetune import FINETUNE_LR, TuningSet
 
-TFLITE_MODES = ("float32", "dynamic", "float16", "int8", "int8_fallback", "qat")
 SPARSITY = 0.5          # magnitude pruning target over the pruned layers (global_sparsities)
 CLUSTERS = 64           # weight clusters per layer: 16 cost 2.0-2.7x the float MSE after fine-tuning, 64 0.99x
 MIN_PARAMS = 20_000     # pruning and clustering touch only layers this large: 99.5% of PilotNet's weights.
                         # Halving the 10-unit and output layers too (tfmot's default, the seeds' local pruning)
                         # is what made PyTorch local pruning lose 15.7x.
-
-
-def export_tflite(saved_model_dir: Path, path: Path, mode: str = "float32",
-                  calibration: Callable[[], Iterable[np.ndarray]] | None = None) -> None:
-    """Convert a SavedModel. ``calibration`` (NHWC batches) is needed by int8 and int8_fallback; qat takes
-    its ranges from the model's fake-quantization nodes."""
-    import tensorflow as tf
-    if mode not in TFLITE_MODES:
-        raise ValueError(f"TFLite mode must be one of {TFLITE_MODES}, not {mode!r}")
-    if mode in ("int8", "int8_fallback") and calibration is None:
-        raise ValueError(f"TFLite {mode} needs calibration batches")
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
-    if mode != "float32":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    if mode in ("int8", "int8_fallback"):
-        converter.representative_dataset = lambda: ([b] for b in calibration())
-    if mode == "int8":
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    path.write_bytes(converter.convert())
 
 
 def export_tflite_int8(model, path: Path, calibration: Callable[[], Iterable[np.ndarray]], bias_frames: np.ndarray,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import ConfigError, ModelLoadError
+from .. import exports
 from .base import Backend, LoadOptions, TensorSpec
 from .keras import KerasBackend
 from .onnxruntime import OnnxRuntimeBackend
@@ -51,6 +52,15 @@ def backend_for_artifact(path: str | Path) -> str:
 
 
 def load_backend(path: str | Path, backend: str | None = None, options: LoadOptions = LoadOptions()) -> Backend:
-    """``path`` loaded by the backend named (default: chosen by the artifact). Raises ConfigError (unknown backend
-    or artifact kind), ModelLoadError (missing or corrupt artifact), BackendUnavailable (framework, device)."""
-    return backend_class(backend or backend_for_artifact(path))(path, options)
+    """``path`` loaded by the backend named (default: chosen by the artifact); a PyTorch state_dict named for another
+    backend is exported for it on load (core.exports). Raises ConfigError (unknown backend or artifact kind),
+    ModelLoadError (missing or corrupt artifact), BackendUnavailable (framework, device)."""
+    name = backend or backend_for_artifact(path)
+    cls = backend_class(name)
+    if issubclass(cls, TorchScriptBackend) or not exports.is_state_dict_file(path):
+        return cls(path, options)
+    if cls.unavailable_reason():   # say so before exporting for a backend that cannot run
+        return cls(path, options)
+    loaded = cls(exports.state_dict_for(path, name), options)
+    loaded.exported_from = Path(path)
+    return loaded

@@ -39,6 +39,7 @@ class Backend(abc.ABC):
     suffixes: tuple[str, ...] = ()   # artifact file suffixes this backend claims (for selection)
     gpu_capable: bool = False
     accelerator: str | None = None   # set by _load when an accelerator runs the model (e.g. "tensorrt")
+    exported_from: Path | None = None   # the state_dict this artifact was exported from on load (core.exports)
 
     def __init__(self, path: str | Path, options: LoadOptions = LoadOptions()) -> None:
         self.path = Path(path)
@@ -105,7 +106,8 @@ class Backend(abc.ABC):
                 "accelerator": self.accelerator, "threads": self.threads,
                 **({"threads_requested": self.options.threads} if self.threads != self.options.threads else {}),
                 "input": self.input_spec.__dict__, "output": self.output_spec.__dict__,
-                **({"warnings": list(self.warnings)} if self.warnings else {})}
+                **({"warnings": list(self.warnings)} if self.warnings else {}),
+                **({"exported_from": str(self.exported_from)} if self.exported_from else {})}
 
     def _fail_load(self, error: Exception) -> ModelLoadError:
         """A one-line load error naming the file, for corrupt or truncated artifacts."""
