@@ -350,16 +350,17 @@ def test_bm_feeding_of_the_declared_shape_is_a_card_away_and_differs(dls_tf, fra
     assert "66 rows x 200 columns" in out and "note: DeepLearningStudio declares" in out
 
 
-def test_savedmodel_input_is_fixed_so_it_is_fed_as_declared_with_a_warning(dls_tf, frames):
+def test_savedmodel_is_rebuilt_from_its_variables_and_fed_as_trained(dls_tf, frames, exported):
     model, files = dls_tf
     brain = brain_for(files["SavedModel"])
-    assert brain.card.name == "dls_tf_pilotnet_bm" and brain.card.input_shape == (1, 200, 66, 3)
-    assert any("fed 200 rows x 66 columns as BehaviorMetrics feeds it" in w for w in brain.backend.warnings)
-    check_tf_runs_as_dls(brain, keras_outputs(model, [bm_tf_input(f) for f in frames]), frames,
-                         "SavedModel (input fixed: fed as declared, warned)", files["SavedModel"], 1e-4,
-                         feed=bm_tf_input)
-    with pytest.raises(ModelLoadError, match=r"takes a fixed input .*preset dls_tf_pilotnet_bm"):
-        brain_for(files["SavedModel"], card=str(write_card_like(files["SavedModel"].parent, "dls_tf_pilotnet")))
+    assert brain.card.name == "dls_tf_pilotnet" and brain.card.input_shape == (1, 66, 200, 3)
+    assert any("rebuilt from its variables" in w for w in brain.backend.warnings)
+    check_tf_runs_as_dls(brain, keras_outputs(model, [tf_input(f) for f in frames]), frames,
+                         "SavedModel (signature fixed: rebuilt from its variables)", files["SavedModel"], 1e-5)
+    # a SavedModel of another network cannot be rebuilt: a card feeding it transposed is refused, saying what runs it
+    transposed = write_card_like(exported["saved_model"].parent, "dls_tf_pilotnet_bm")   # 200 x 66 for a 66 x 200 net
+    with pytest.raises(ModelLoadError, match=r"takes a fixed input .*a card with the declared size"):
+        brain_for(exported["saved_model"], card=str(transposed))
 
 
 def write_card_like(folder: Path, name: str) -> Path:

@@ -1,4 +1,4 @@
-"""DeepLearningStudio's (DLS) PyTorch artifacts as its scripts write them, and what those scripts get wrong.
+"""DeepLearningStudio's (DLS) artifacts as its scripts write them, and what those scripts get wrong.
 
 DLS's ``train.py`` saves state_dicts only (``pilot_net_model_best_<seed>.pth``, ``pilot_net_model_<seed>.ckpt``) of
 a PilotNet whose layers are named ``ln_1`` (input BatchNorm), ``cn_1..cn_5`` and ``fc_1..fc_5``: the architecture
@@ -10,6 +10,8 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
+
+import numpy as np
 
 from ..errors import ModelLoadError
 from . import pilotnet
@@ -125,3 +127,26 @@ def training_mode_batchnorms(module: "torch.jit.ScriptModule") -> int:
 
 def _short(items: list[str], n: int = 4) -> str:
     return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+def tf_pilotnet_weights(variables: list, height: int, width: int) -> list[np.ndarray] | None:
+    """The weights, in ``pilotnet.keras_pilotnet``'s order, of DeepLearningStudio's 'same'-padded TF PilotNet found
+    in a SavedModel's ``variables`` (creation order, BatchNorm's four by name), for ``height`` x ``width`` images;
+    None when the variables are another network's or do not fit that size."""
+    import math
+    if len(variables) != 4 + 2 * len(pilotnet.CONVS) + 2 * (len(pilotnet.DENSE) + 1):
+        return None
+    norm_order = ("gamma", "beta", "moving_mean", "moving_variance")
+    norm = sorted(variables[:4], key=lambda v: next((i for i, n in enumerate(norm_order) if n in v.name), 9))
+    if [next((n for n in norm_order if n in v.name), "") for v in norm] != list(norm_order):
+        return None
+    h, w, channels, expected = height, width, 3, [(3,)] * 4
+    for out, k, s in pilotnet.CONVS:
+        expected += [(k, k, channels, out), (out,)]
+        h, w, channels = math.ceil(h / s), math.ceil(w / s), out
+    units = h * w * channels
+    for out in (*pilotnet.DENSE, pilotnet.OUTPUTS):
+        expected += [(units, out), (out,)]
+        units = out
+    weights = [np.asarray(v.numpy()) for v in norm + list(variables[4:])]
+    return weights if [tuple(x.shape) for x in weights] == expected else None

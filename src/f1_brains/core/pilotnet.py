@@ -84,6 +84,22 @@ def fold_input_batchnorm(model: "torch.nn.Module") -> "torch.nn.Module":
     return folded
 
 
+def keras_pilotnet(keras, height: int = INPUT_HEIGHT, width: int = INPUT_WIDTH, padding: str = "valid",
+                   batchnorm: bool = True):
+    """PilotNet's layers in Keras (NHWC) for ``height`` x ``width`` images, untrained: ours ('valid' padding), or with
+    'same' padding DeepLearningStudio's TF PilotNet (17.0M parameters at 66x200)."""
+    inputs = keras.Input((height, width, 3), name="image")
+    x = inputs
+    if batchnorm:
+        x = keras.layers.BatchNormalization(epsilon=BATCHNORM_EPS, name="input_norm")(x)
+    for i, (out, k, s) in enumerate(CONVS):
+        x = keras.layers.Conv2D(out, k, strides=s, padding=padding, activation="relu", name=f"conv{i}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    for i, units in enumerate(DENSE):
+        x = keras.layers.Dense(units, activation="relu", name=f"dense{i}")(x)
+    return keras.Model(inputs, keras.layers.Dense(OUTPUTS, name="vw")(x), name="pilotnet")
+
+
 def keras_twin(model: "torch.nn.Module", keras=None):
     """A Keras (NHWC) model computing exactly what the PyTorch PilotNet ``model`` computes. ``keras``: the
     Keras module to build with (default Keras 3; tf_keras for tensorflow-model-optimization)."""
@@ -93,18 +109,7 @@ def keras_twin(model: "torch.nn.Module", keras=None):
         import keras
     torch_layers = [m for m in model if not isinstance(m, (nn.ReLU, nn.Flatten))]
     bn, convs, denses = torch_layers[0], torch_layers[1:6], torch_layers[6:]
-
-    inputs = keras.Input((INPUT_HEIGHT, INPUT_WIDTH, 3), name="image")
-    x = inputs
-    if not isinstance(bn, nn.Identity):   # folded models (fold_input_batchnorm) have none
-        x = keras.layers.BatchNormalization(epsilon=BATCHNORM_EPS, name="input_norm")(x)
-    for i, (out, k, s) in enumerate(CONVS):
-        x = keras.layers.Conv2D(out, k, strides=s, padding="valid", activation="relu", name=f"conv{i}")(x)
-    x = keras.layers.Flatten()(x)
-    for i, units in enumerate(DENSE):
-        x = keras.layers.Dense(units, activation="relu", name=f"dense{i}")(x)
-    outputs = keras.layers.Dense(OUTPUTS, name="vw")(x)
-    twin = keras.Model(inputs, outputs, name="pilotnet")
+    twin = keras_pilotnet(keras, batchnorm=not isinstance(bn, nn.Identity))   # folded models have no BatchNorm
 
     def arr(t) -> np.ndarray:
         return t.detach().cpu().numpy()

@@ -15,12 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from ..core import pilotnet
 from ..core.model_card import ModelCard, preset
+from ..core.pilotnet import CONVS, DENSE, OUTPUTS
 from ..errors import ModelLoadError
-
-CONVS = ((24, 5, 2), (36, 5, 2), (48, 5, 2), (64, 3, 1), (64, 3, 1))
-DENSE = (1164, 100, 50, 10)
-OUTPUTS = 2
 
 
 def _describe(layer) -> tuple:
@@ -60,19 +58,6 @@ def read(path: str | Path) -> tuple[list[np.ndarray], tuple[int, int]]:
     return model.get_weights(), (shape[1], shape[2])
 
 
-def build(keras: Any, height: int, width: int):
-    """DLS's TF PilotNet for ``height`` x ``width`` images in the Keras module given (Keras 3, or tf_keras for
-    tensorflow-model-optimization)."""
-    layers = keras.layers
-    return keras.Sequential(
-        [keras.Input((height, width, 3), name="image"), layers.BatchNormalization(epsilon=0.001, name="input_norm")]
-        + [layers.Conv2D(f, (k, k), strides=(s, s), activation="relu", padding="same", name=f"conv{i}")
-           for i, (f, k, s) in enumerate(CONVS)]
-        + [layers.Flatten(name="flatten")]
-        + [layers.Dense(u, activation="relu", name=f"dense{i}") for i, u in enumerate(DENSE)]
-        + [layers.Dense(OUTPUTS, name="vw")], name="dls_tf_pilotnet")
-
-
 @dataclass(frozen=True)
 class DLSKerasPilotNet:
     """DLS's TF PilotNet read from ``path``: its weights and the size it declares."""
@@ -89,7 +74,7 @@ class DLSKerasPilotNet:
         """The network declaring the orientation it was trained on (declared H x W -> W rows x H columns)."""
         if keras is None:
             import keras
-        model = build(keras, self.declared[1], self.declared[0])
+        model = pilotnet.keras_pilotnet(keras, self.declared[1], self.declared[0], padding="same")
         model.set_weights(self.weights)
         return model
 

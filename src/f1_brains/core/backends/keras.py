@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import BackendUnavailable, ModelLoadError
+from .. import dls, pilotnet
 from .base import Backend, TensorSpec, cuda_index, is_gpu
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -104,10 +105,20 @@ class KerasBackend(Backend):
 
     def fit_input(self, shape: tuple[int, ...]) -> None:
         """Keras models run on other image sizes where their layers allow (e.g. DeepLearningStudio's 'same'-padded
-        PilotNet on the transposed image it was trained on); a SavedModel's signature is fixed."""
-        if self.path.is_dir():
-            super().fit_input(shape)
+        PilotNet on the transposed image it was trained on). A SavedModel's signature is fixed: one that holds DLS's
+        TF PilotNet is rebuilt from its variables for the new size; others refuse."""
         tf = import_tensorflow()
+        if self.path.is_dir():
+            weights = dls.tf_pilotnet_weights(list(self._keep.variables), shape[1], shape[2])
+            if weights is None:
+                super().fit_input(shape)
+            import keras
+            with tf.device(self._tf_dev):
+                rebuilt = pilotnet.keras_pilotnet(keras, shape[1], shape[2], padding="same")
+                rebuilt.set_weights(weights)
+            self._keep, self._call = rebuilt, (lambda x: rebuilt(x, training=False))
+            self.warnings.append(f"{self.path}: its signature is fixed to {self.input_spec.shape}; rebuilt from "
+                                 f"its variables as DeepLearningStudio's TF PilotNet for {tuple(shape)}")
         try:
             with tf.device(self._tf_dev):
                 self._compile(tuple(shape[1:]))
