@@ -135,7 +135,7 @@ def test_selection_by_artifact(exported, tmp_path):
 
 
 def test_registry_lists_every_backend():
-    assert set(BACKENDS) == {"keras", "tflite", "tf_trt", "torchscript", "torch_quantized", "onnxruntime"}
+    assert set(BACKENDS) == {"keras", "tflite", "tf_trt", "torchscript", "torch_quantized", "onnxruntime", "openvino"}
 
 
 TF_TRT_PROBLEM = tf_trt_problem()

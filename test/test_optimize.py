@@ -60,7 +60,7 @@ def test_every_variant_is_built_or_skipped_with_its_reason_and_loads(tiny_datase
         if name == "torchscript":
             reference = outputs
     # Post-training variants compute (nearly) the float function: nothing was fine-tuned into them.
-    for name in ("onnx", "tflite", "tflite_float16", "tflite_dynamic", "torch_dynamic_int8"):
+    for name in ("onnx", "openvino_ir", "tflite", "tflite_float16", "tflite_dynamic", "torch_dynamic_int8"):
         path = out / optimize.ALL[name].file
         card = ModelCard.load(card_path_for(path))
         np.testing.assert_allclose(load_backend(path).predict(card.to_tensor(pixels)), reference, atol=2e-2)

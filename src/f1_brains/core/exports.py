@@ -1,5 +1,5 @@
-"""PilotNet written in the formats other backends load (ONNX, Keras and SavedModel, TFLite), and a state_dict run
-on such a backend: exported once, on load, into the user's cache.
+"""PilotNet written in the formats other backends load (ONNX, OpenVINO IR, Keras and SavedModel, TFLite), and a
+state_dict run on such a backend: exported once, on load, into the user's cache.
 
 The model pipeline (zoo) writes its base formats with these writers; a backend that cannot read a PyTorch state_dict
 (DeepLearningStudio's ``pilot_net_model_best_<seed>.pth``) gets the same network in its own format.
@@ -62,6 +62,13 @@ def export_tflite(saved_model_dir: Path, path: Path, mode: str = "float32",
     path.write_bytes(converter.convert())
 
 
+def export_openvino_ir(onnx_path: Path, xml_path: Path) -> None:
+    """An ONNX file as OpenVINO IR (``xml_path`` and the .bin beside it), weights kept as they are (OpenVINO would
+    compress float weights to fp16 by default; QDQ int8 stays int8)."""
+    import openvino as ov
+    ov.save_model(ov.convert_model(str(onnx_path)), str(xml_path), compress_to_fp16=False)
+
+
 # ---- a state_dict on a backend that does not read one ----
 
 def _write_keras(model, path: Path) -> None:
@@ -75,7 +82,7 @@ def _write_tflite(model, path: Path) -> None:
         export_tflite(Path(tmp) / "savedmodel", path)
 
 
-ON_LOAD = {"onnxruntime": (".onnx", export_onnx), "keras": (".keras", _write_keras),
+ON_LOAD = {"onnxruntime": (".onnx", export_onnx), "openvino": (".onnx", export_onnx), "keras": (".keras", _write_keras),
            "tflite": (".tflite", _write_tflite)}
 
 

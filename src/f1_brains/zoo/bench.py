@@ -112,10 +112,12 @@ def time_interleaved(models: list[BenchModel], n: int, progress: bool = True) ->
 
 
 def artifact_size(path: Path, compressed: bool = False) -> int:
-    """Bytes on disk (a directory: all its files); ``compressed``: gzip-compressed, where pruned and
-    clustered weights show their savings."""
+    """Bytes on disk (a directory: all its files; an OpenVINO IR: its .xml and .bin); ``compressed``: gzip-compressed,
+    where pruned and clustered weights show their savings."""
     import gzip
     files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+    if path.suffix == ".xml" and path.with_suffix(".bin").is_file():
+        files.append(path.with_suffix(".bin"))
     return sum(len(gzip.compress(p.read_bytes(), 6)) if compressed else p.stat().st_size for p in files)
 
 

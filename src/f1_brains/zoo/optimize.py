@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..core.exports import export_keras, export_tflite
+from ..core.exports import export_keras, export_onnx, export_openvino_ir, export_tflite
 from ..core.model_card import InputSpec, ModelCard
 from ..util.files import write_json_atomic
 from . import export
@@ -58,6 +58,10 @@ VARIANTS = {v.name: v for v in (
             "PyTorch global pruning + static quantization"),
     Variant("onnx_int8", "pilotnet_int8.onnx", NCHW_CARD, "onnx", "int8",
             "ONNX Runtime static quantization (QDQ, per-channel; last 2 dense layers float)"),
+    Variant("openvino_ir", "pilotnet_openvino.xml", NCHW_CARD, "openvino", "fp32",
+            "OpenVINO IR of the ONNX export (fp32 weights)"),
+    Variant("openvino_int8_ir", "pilotnet_openvino_int8.xml", NCHW_CARD, "openvino", "int8",
+            "OpenVINO IR of the int8 QDQ ONNX (its ranges and float tail)"),
     Variant("tf_trt_fp32", "pilotnet_tftrt_fp32", NHWC_CARD, "tensorflow", "fp32", "TF-TRT FP32 engines"),
     Variant("tf_trt_fp16", "pilotnet_tftrt_fp16", NHWC_CARD, "tensorflow", "fp16", "TF-TRT FP16 engines"),
     Variant("tf_trt_int8", "pilotnet_tftrt_int8", NHWC_CARD, "tensorflow", "int8", "TF-TRT INT8, calibrated"),
@@ -71,9 +75,9 @@ PRUNE_AMOUNT = 0.5
 
 def missing_requirement(name: str) -> str | None:
     """Why variant ``name`` cannot be built here, or None."""
-    if name.startswith("tf_trt"):
+    if name.startswith(("tf_trt", "openvino")):
         from ..core.backends import backend_class
-        return backend_class("tf_trt").unavailable_reason()
+        return backend_class("tf_trt" if name.startswith("tf_trt") else "openvino").unavailable_reason()
     if name.startswith("torch_tensorrt"):
         import torch
         try:
@@ -135,6 +139,13 @@ def _build(v: Variant, ctx: Context, cache: dict[str, Any]) -> None:
             torch_formats.export_torchscript(cache[scope], path)
     elif v.name == "onnx_int8":
         onnx_formats.export_onnx_int8(ctx.model, path, ctx.calibration(NCHW_CARD))
+    elif v.name.startswith("openvino"):
+        onnx = Path(cache["tmp"]) / f"{v.name}.onnx"
+        if v.name == "openvino_int8_ir":
+            onnx_formats.export_onnx_int8(ctx.model, onnx, ctx.calibration(NCHW_CARD))
+        else:
+            export_onnx(ctx.model, onnx)
+        export_openvino_ir(onnx, path)
     elif v.name == "torch_tensorrt_fp16":
         torch_formats.export_torch_tensorrt(ctx.model, path, "fp16")
     else:

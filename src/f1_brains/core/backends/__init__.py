@@ -1,8 +1,9 @@
 """Inference backends behind one interface, and their registry.
 
 Select a backend by name (``load_backend(path, "onnxruntime")``) or let the artifact choose
-(``load_backend(path)``): .onnx, .tflite, .pt/.pth (quantized archives go to torch_quantized),
-.keras/.h5, and SavedModel directories (TF-TRT ones, holding TRTEngineOp, go to tf_trt).
+(``load_backend(path)``): .onnx (ONNX Runtime; OpenVINO when named), .xml (OpenVINO IR), .tflite, .pt/.pth/.ckpt
+(quantized archives go to torch_quantized), .keras/.h5, and SavedModel directories (TF-TRT ones, holding
+TRTEngineOp, go to tf_trt).
 Frameworks are imported only when a backend loads, so this module is cheap to import.
 """
 from __future__ import annotations
@@ -14,13 +15,15 @@ from .. import exports
 from .base import Backend, LoadOptions, TensorSpec
 from .keras import KerasBackend
 from .onnxruntime import OnnxRuntimeBackend
+from .openvino import OpenVINOBackend
 from .tf_trt import TFTRTBackend, has_trt_engines
 from .tflite import TFLiteBackend
 from .torch_quantized import TorchQuantizedBackend
 from .torchscript import TorchScriptBackend, is_quantized_archive
 
 BACKENDS: dict[str, type[Backend]] = {cls.name: cls for cls in (
-    KerasBackend, TFLiteBackend, TFTRTBackend, TorchScriptBackend, TorchQuantizedBackend, OnnxRuntimeBackend)}
+    KerasBackend, TFLiteBackend, TFTRTBackend, TorchScriptBackend, TorchQuantizedBackend, OnnxRuntimeBackend,
+    OpenVINOBackend)}
 
 __all__ = ["BACKENDS", "Backend", "LoadOptions", "TensorSpec", "backend_class", "backend_for_artifact",
            "load_backend"]

@@ -115,6 +115,23 @@ class Backend(abc.ABC):
         return ModelLoadError(f"{self.name}: cannot load {self.path}: {first_line[:300]}")
 
 
+class PortBackend(Backend):
+    """A backend whose framework describes its input and output ports (kept in ``_in`` and ``_out``): ``_spec`` turns
+    one into a TensorSpec."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def _spec(port) -> TensorSpec: ...
+
+    @property
+    def input_spec(self) -> TensorSpec:
+        return self._spec(self._in)
+
+    @property
+    def output_spec(self) -> TensorSpec:
+        return self._spec(self._out)
+
+
 def normalize_device(device: str) -> str:
     """The one device model: "cpu" or "cuda:N"; "cuda" and "gpu" mean cuda:0. Accelerators such as TensorRT or
     OpenVINO's are backend options, never devices. Raises BackendUnavailable for anything else."""

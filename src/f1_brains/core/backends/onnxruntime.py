@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import BackendUnavailable
-from .base import Backend, TensorSpec, cuda_index, is_gpu
+from .base import PortBackend, TensorSpec, cuda_index, is_gpu
 
 ORT_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int8)": "int8",
               "tensor(uint8)": "uint8"}
 
 
-class OnnxRuntimeBackend(Backend):
+class OnnxRuntimeBackend(PortBackend):
     """Option ``tensorrt: true`` puts the TensorRT provider first on a GPU (CUDA behind it)."""
 
     name = "onnxruntime"
@@ -68,23 +68,16 @@ class OnnxRuntimeBackend(Backend):
         requested = providers[0] if isinstance(providers[0], str) else providers[0][0]
         if used != requested:  # ORT silently falls back to the CPU when a GPU provider fails to start
             raise BackendUnavailable(f"{self.name}: {requested} failed to start; ONNX Runtime fell back to {used}")
-        self._input = self.session.get_inputs()[0]
-        self._output = self.session.get_outputs()[0]
+        self._in = self.session.get_inputs()[0]
+        self._out = self.session.get_outputs()[0]
         self.accelerator = "tensorrt" if used == "TensorrtExecutionProvider" else None
         return "cpu" if used == "CPUExecutionProvider" else self.options.device
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run([self._output.name], {self._input.name: batch})[0]
+        return self.session.run([self._out.name], {self._in.name: batch})[0]
 
     @staticmethod
     def _spec(arg) -> TensorSpec:
         shape = tuple(d if isinstance(d, int) else None for d in arg.shape)
         return TensorSpec(arg.name, shape, ORT_DTYPES.get(arg.type, arg.type))
 
-    @property
-    def input_spec(self) -> TensorSpec:
-        return self._spec(self._input)
-
-    @property
-    def output_spec(self) -> TensorSpec:
-        return self._spec(self._output)

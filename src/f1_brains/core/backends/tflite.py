@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ModelLoadError
-from .base import Backend, TensorSpec
+from .base import PortBackend, TensorSpec
 
 
 def _interpreter_class():
@@ -21,7 +21,7 @@ def _interpreter_class():
     return Interpreter
 
 
-class TFLiteBackend(Backend):
+class TFLiteBackend(PortBackend):
     name = "tflite"
     suffixes = (".tflite",)
 
@@ -101,10 +101,3 @@ class TFLiteBackend(Backend):
                  *(int(c) if s > 0 else None for s, c in zip(signature[1:], current[1:])))
         return TensorSpec(detail["name"], shape, np.dtype(detail["dtype"]).name)
 
-    @property
-    def input_spec(self) -> TensorSpec:
-        return self._spec(self._in)
-
-    @property
-    def output_spec(self) -> TensorSpec:
-        return self._spec(self._out)
