@@ -76,6 +76,8 @@ def test_bad_requests_are_one_clear_error(exported, tmp_path):
         load_backend(exported["onnx"], "openvino", LoadOptions(device="cuda"))
     with pytest.raises(ConfigError, match=r"precision must be one of \('fp32', 'bf16'\), not 'int4'"):
         openvino(exported["onnx"], precision="int4")
+    with pytest.raises(ConfigError, match=r"streams must be a whole number of at least 1, not 'two'"):
+        openvino(exported["onnx"], streams="two")
     broken = tmp_path / "broken.xml"
     broken.write_text("<net>not an IR</net>")
     with pytest.raises(ModelLoadError, match=r"openvino: cannot load .*broken.xml"):

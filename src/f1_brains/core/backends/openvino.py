@@ -57,16 +57,17 @@ class OpenVINOBackend(PortBackend):
     def _load(self) -> str:
         ov = _openvino()
         core = ov.Core()
-        ov_device = str(self.options.option("ov_device", "CPU"))
-        if ov_device.split(".")[0] not in {d.split(".")[0] for d in core.available_devices} or \
-                (("." in ov_device) and ov_device not in core.available_devices):
+        ov_device, devices = str(self.options.option("ov_device", "CPU")), core.available_devices
+        if ov_device not in devices and not any(d.startswith(ov_device + ".") for d in devices):   # GPU = GPU.0
             raise BackendUnavailable(f"{self.name}: OpenVINO device {ov_device!r} is not here (available: "
-                                     f"{', '.join(core.available_devices)})")
-        precision = str(self.options.option("precision", "fp32"))
+                                     f"{', '.join(devices)})")
+        precision, streams = str(self.options.option("precision", "fp32")), self.options.option("streams", 1)
         if precision not in PRECISIONS:
             raise ConfigError(f"{self.name}: option precision must be one of {tuple(PRECISIONS)}, not {precision!r}")
+        if isinstance(streams, bool) or not isinstance(streams, int) or streams < 1:
+            raise ConfigError(f"{self.name}: option streams must be a whole number of at least 1, not {streams!r}")
         config = {"INFERENCE_PRECISION_HINT": PRECISIONS[precision], "PERFORMANCE_HINT": "LATENCY",
-                  "NUM_STREAMS": str(int(self.options.option("streams", 1)))}
+                  "NUM_STREAMS": str(streams)}
         if ov_device.startswith("CPU"):
             config["ENABLE_CPU_PINNING"] = bool(self.options.option("pinning", False))
             if self.options.threads > 0:
