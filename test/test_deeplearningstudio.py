@@ -192,6 +192,19 @@ def test_export_from_a_dls_state_dict_keeps_dls_preprocessing(dls_files, trained
         assert np.abs(raw_outputs(brain_for(out / name), frames) - trained).max() < 1e-4
 
 
+def test_optimize_from_a_dls_state_dict_on_a_dls_dataset(dls_files, dls_dataset, tmp_path):
+    """The walk-through's step 3: DLS's weights, fine-tuned and calibrated on DLS folders, cards with DLS's resize."""
+    import json
+    out = tmp_path / "mine"
+    assert main(["optimize", "--weights", str(dls_files["state_dict .pth"]), "--data", str(dls_dataset),
+                 "--out", str(out), "--steps", "2", "--variants", "onnx_int8", "torch_qat_int8"]) == 0
+    report = json.loads((out / "optimize.json").read_text())["variants"]
+    for name in ("onnx_int8", "torch_qat_int8"):
+        path = Path(report[name]["path"])
+        assert ModelCard.load(path.with_name(path.name + ".card.yaml")).input.interpolation == "linear"
+        assert brain_for(path).card.output.ranges == {"v": (6.5, 24.0), "w": (-7.1, 7.1)}
+
+
 # ---- DLS datasets: <n>.png frames + data.csv ----
 
 @pytest.fixture(scope="module")
@@ -357,6 +370,14 @@ def test_savedmodel_is_rebuilt_from_its_variables_and_fed_as_trained(dls_tf, fra
     assert any("rebuilt from its variables" in w for w in brain.backend.warnings)
     check_tf_runs_as_dls(brain, keras_outputs(model, [tf_input(f) for f in frames]), frames,
                          "SavedModel (signature fixed: rebuilt from its variables)", files["SavedModel"], 1e-5)
+    # a card-less SavedModel that cannot be rebuilt (its input fixed, another network) is fed as declared, warned
+    import shutil
+    fixed = exported["saved_model"].parent / "cardless_savedmodel"
+    shutil.copytree(exported["saved_model"], fixed, ignore=shutil.ignore_patterns("card.yaml"))
+    declared = brain_for(fixed)
+    assert declared.card.name == "dls_tf_pilotnet_bm" and declared.card.input_shape == (1, 66, 200, 3)
+    assert any("fed 66 rows x 200 columns as BehaviorMetrics feeds it, not the 200 x 66" in w
+               for w in declared.backend.warnings)
     # a SavedModel of another network cannot be rebuilt: a card feeding it transposed is refused, saying what runs it
     transposed = write_card_like(exported["saved_model"].parent, "dls_tf_pilotnet_bm")   # 200 x 66 for a 66 x 200 net
     with pytest.raises(ModelLoadError, match=r"takes a fixed input .*a card with the declared size"):

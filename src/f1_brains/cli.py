@@ -36,9 +36,18 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def info_model(args: argparse.Namespace) -> int:
     """What one artifact is and how it will run: kind, backend, card (and where it came from), warnings."""
+    import yaml
+
     from .core.brain import Brain, BrainSpec
+    from .errors import ConfigError
+    options = {}
+    for option in args.option or ():
+        key, sep, value = option.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--option {option!r}: expected KEY=VALUE, e.g. batchnorm=eval")
+        options[key] = yaml.safe_load(value)   # numbers and booleans as such (streams=2, pinning=true)
     spec = BrainSpec(name=Path(args.model).stem, model=args.model, backend=args.backend, card=args.card, warmup=0,
-                     options=dict(option.split("=", 1) for option in args.option or ()))
+                     options=options)
     brain = Brain.from_spec(spec)
     about, card = brain.describe(), brain.card
     i, o = card.input, card.output

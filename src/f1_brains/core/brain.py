@@ -136,7 +136,7 @@ def load_card_and_backend(spec: BrainSpec, derive: CardFromBackend | None = None
     if card is None and derive is not None:
         card, source = derive(model, backend), "made from the caller's parameters"
     elif card is None:
-        card = dls_preset_for(model, backend.input_spec.shape)
+        card = dls_card_for(model, backend)
         source = f"preset {card.name} for a card-less {model.suffix or 'SavedModel'} (DeepLearningStudio's kind)" if card else ""
     if card is None:
         raise ConfigError(f"model {model} has no card ({card_path_for(model)}) and its input "
@@ -144,12 +144,37 @@ def load_card_and_backend(spec: BrainSpec, derive: CardFromBackend | None = None
     return replace(card, provenance={**card.provenance, "card_source": source}), backend
 
 
+def feeds_transposed(card: ModelCard, shape: tuple[int | None, ...] | None) -> bool:
+    """Whether ``card`` feeds an NHWC network declared ``shape`` its image transposed (rows and columns swapped)."""
+    expected = card.input_shape
+    return (card.input.layout == "NHWC" and shape is not None and len(shape) == 4
+            and tuple(shape[1:]) == (expected[2], expected[1], 3) and expected[1] != expected[2])
+
+
+def dls_card_for(model: Path, backend: Backend) -> ModelCard | None:
+    """DeepLearningStudio's preset for a card-less ``model`` (``dls_preset_for``). A TF file is fed as DLS trained it,
+    transposed from its declaration; where its input is fixed (TF-TRT engines) it is fed as declared, and a warning
+    says it is not fed as trained."""
+    shape = backend.input_spec.shape
+    card = dls_preset_for(model, shape)
+    if card is None or not feeds_transposed(card, shape):
+        return card
+    try:
+        backend.fit_input(card.input_shape)
+        return card
+    except ModelLoadError:
+        backend.warnings.append(f"{backend.path}: its input is fixed to the declared {tuple(shape)}, so it is fed "
+                                f"{shape[1]} rows x {shape[2]} columns as BehaviorMetrics feeds it, not the "
+                                f"{shape[2]} x {shape[1]} DeepLearningStudio trained it on")
+        declared = preset("dls_tf_pilotnet_bm")
+        return replace(declared, input=replace(declared.input, height=shape[1], width=shape[2]))
+
+
 class Brain:
     def __init__(self, card: ModelCard, backend: Backend, limits: Limits = Limits(), warmup: int = 10,
                  name: str = "") -> None:
         self.card, self.backend, self.limits, self.name = card, backend, limits, name or card.name
-        self._check_shapes()   # may settle on another card (a DLS file whose input is fixed)
-        card = self.card
+        self._check_shapes()
         self._check_input_range()
         x = np.zeros(card.input_shape, np.float32)
         t0 = time.perf_counter()
@@ -167,33 +192,19 @@ class Brain:
 
     def _check_shapes(self) -> None:
         """The card's input must be the network's; one exception: a card that feeds the declared image transposed
-        (DeepLearningStudio's TF PilotNet learned that orientation), run where the network allows it, with a warning."""
+        (DeepLearningStudio's TF PilotNet learned that orientation), run where the network allows it (``fit_input``)."""
         shape = self.backend.input_spec.shape
         if shape is None:
             return   # TorchScript records no shapes: the first inference checks instead
         expected = self.card.input_shape
         if len(shape) == len(expected) and all(s is None or s == e for s, e in zip(shape[1:], expected[1:])):
             return
-        if self.card.input.layout == "NHWC" and len(shape) == 4 and tuple(shape[1:]) == (expected[2], expected[1], 3):
+        if feeds_transposed(self.card, shape):
             try:
-                self.backend.fit_input(expected)
+                self.backend.fit_input(expected)   # warns that it runs off its declared shape
             except ModelLoadError as e:
-                if self.card.name != "dls_tf_pilotnet" or "card-less" not in self.card.provenance.get("card_source", ""):
-                    raise ModelLoadError(f"{e}; card {self.card.name!r} feeds the declared image transposed: a card "
-                                         f"with the declared size (e.g. preset dls_tf_pilotnet_bm) runs it") from None
-                # a card-less DLS file whose input is fixed (a SavedModel): fed as declared, as BM feeds it
-                declared = preset("dls_tf_pilotnet_bm")
-                self.card = replace(declared, input=replace(declared.input, height=shape[1], width=shape[2]),
-                                    provenance={**declared.provenance,
-                                                "card_source": self.card.provenance.get("card_source")})
-                self.backend.warnings.append(
-                    f"{self.backend.path}: its input is fixed to the declared {tuple(shape)}, so it is fed "
-                    f"{shape[1]} rows x {shape[2]} columns as BehaviorMetrics feeds it, not the {expected[1]} x "
-                    f"{expected[2]} DeepLearningStudio trained it on (its .h5 or .tflite can be fed as trained)")
-                return
-            self.backend.warnings.append(
-                f"{self.backend.path}: declares input {tuple(shape)}; card {self.card.name!r} feeds "
-                f"{expected[1]} rows x {expected[2]} columns (the orientation DeepLearningStudio trains it on)")
+                raise ModelLoadError(f"{e}; card {self.card.name!r} feeds the declared image transposed: a card "
+                                     f"with the declared size (e.g. preset dls_tf_pilotnet_bm) runs it") from None
             return
         raise ModelLoadError(f"model card {self.card.name!r} describes input {expected}, but model "
                              f"{self.backend.path} takes {tuple(shape)} ({self.card.input.layout} layout?)")

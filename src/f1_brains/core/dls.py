@@ -86,6 +86,15 @@ def pilotnet_from_state_dict(path: str | Path) -> tuple["torch.nn.Module", str]:
     return pilotnet_with_weights(read_state_dict(path), Path(path))
 
 
+def pilotnet_from_file(path: str | Path) -> tuple["torch.nn.Module", str]:
+    """As ``pilotnet_from_state_dict``, for a state_dict or a TorchScript archive of PilotNet (its weights)."""
+    import torch
+    path = Path(path)
+    if is_torchscript(path):
+        return pilotnet_with_weights(torch.jit.load(str(path), map_location="cpu").state_dict(), path)
+    return pilotnet_from_state_dict(path)
+
+
 def pilotnet_with_weights(tensors: Mapping[str, Any], path: Path) -> tuple["torch.nn.Module", str]:
     """As ``pilotnet_from_state_dict``, for tensors read from ``path`` (a state_dict, or a TorchScript module's)."""
     import torch

@@ -121,22 +121,22 @@ class ModelCard:
     def to_tensor(self, pixels: np.ndarray) -> np.ndarray:
         """A batch of crop_resize outputs (N x height x width x 3 uint8) -> float32 network input."""
         x = pixels.astype(np.float32)
-        if self.input.normalization == "unit":
-            x *= 1.0 / 255.0
-        elif self.input.normalization == "imagenet":
-            x = (x * (1.0 / 255.0) - IMAGENET_MEAN) / IMAGENET_STD
-        if self.input.layout == "NCHW":
-            x = x.transpose(0, 3, 1, 2)
-        return np.ascontiguousarray(x)
+        if self.input.normalization == "none":   # raw pixels, no round trip through [0, 1]
+            return self._laid_out(x)
+        x *= 1.0 / 255.0
+        return self.from_unit(x)
 
     def from_unit(self, x: np.ndarray, layout: str | None = None) -> np.ndarray:
         """A batch of images in [0, 1] (N x height x width x 3 float32, the card's colour order) -> the network's
         input with the card's normalization, in ``layout`` (default the card's): for augmentations that work on
-        [0, 1] pixels (fine-tuning); ``to_tensor`` is the same from uint8 pixels."""
+        [0, 1] pixels (fine-tuning)."""
         if self.input.normalization == "imagenet":
             x = (x - IMAGENET_MEAN) / IMAGENET_STD
         elif self.input.normalization == "none":
             x = x * 255.0
+        return self._laid_out(x, layout)
+
+    def _laid_out(self, x: np.ndarray, layout: str | None = None) -> np.ndarray:
         if (layout or self.input.layout) == "NCHW":
             x = x.transpose(0, 3, 1, 2)
         return np.ascontiguousarray(x, dtype=np.float32)

@@ -164,8 +164,7 @@ def run(artifacts: list[Path], n: int, warmup: int, threads: int, data: str | No
     if data:
         from . import dataset
         pixels, labels, manifest = dataset.load(data)
-        stored = ModelCard.from_dict({"input": manifest["card_input"]}).input
-        test_set = (np.asarray(pixels), labels["v"], labels["w"], stored)
+        test_set = (np.asarray(pixels), labels["v"], labels["w"], dataset.stored_input(manifest))
     models = []
     for path in tqdm(artifacts, desc="bench loading", unit="model", file=sys.stderr, disable=not progress):
         try:

@@ -138,7 +138,8 @@ def load(data_dir: str | Path, card_input: InputSpec | None = None
     if not (data_dir / "frames.npy").is_file() or not (data_dir / "data.csv").is_file():
         raise ConfigError(f"{data_dir} is no dataset: neither frames.npy + data.csv + manifest.json (f1-brains "
                           f"dataset) nor <n>.png frames + data.csv (DeepLearningStudio)")
-    stored = ModelCard.from_dict({"input": read_json(data_dir / "manifest.json")["card_input"]}).input
+    manifest = read_json(data_dir / "manifest.json")
+    stored = stored_input(manifest)
     if card_input is not None and not stored.crops_like(card_input):
         raise ConfigError(f"{data_dir} stores camera rows {stored.crop_rows} at {stored.width}x{stored.height}; the "
                           f"network needs rows {card_input.crop_rows} at {card_input.width}x{card_input.height} "
@@ -148,4 +149,9 @@ def load(data_dir: str | Path, card_input: InputSpec | None = None
     columns = {"v": np.array([float(r["v"]) for r in rows], np.float32),
                "w": np.array([float(r["w"]) for r in rows], np.float32),
                "group": np.array([f"{r.get('circuit', '')}/{r.get('lap', '')}" for r in rows])}
-    return np.load(data_dir / "frames.npy", mmap_mode="r"), columns, read_json(data_dir / "manifest.json")
+    return np.load(data_dir / "frames.npy", mmap_mode="r"), columns, manifest
+
+
+def stored_input(manifest: dict[str, Any]) -> InputSpec:
+    """How a dataset's stored frames were cropped and resized (its manifest's card input), ours or DLS's."""
+    return ModelCard.from_dict({"input": manifest["card_input"]}).input

@@ -30,8 +30,7 @@ class TuningSet:
         """``card_input``: the network's preprocessing, when it is not the datasets' own (a DeepLearningStudio
         folder is read with it; our datasets must store what it crops, ``dataset.load``)."""
         parts = [dataset.load(d, card_input) for d in data_dirs]
-        card = ModelCard(input=card_input or ModelCard.from_dict({"input": parts[0][2]["card_input"]}).input,
-                         output=output)
+        card = ModelCard(input=card_input or dataset.stored_input(parts[0][2]), output=output)
         pixels = np.concatenate([np.asarray(p) for p, _, _ in parts])
         v = np.concatenate([c["v"] for _, c, _ in parts])
         w = np.concatenate([c["w"] for _, c, _ in parts])

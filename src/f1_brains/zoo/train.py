@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..core import dls, pilotnet
-from ..core.model_card import InputSpec, ModelCard, OutputSpec, preset
+from ..core.model_card import ModelCard, OutputSpec, preset
 from ..errors import ConfigError
 from ..util.files import write_json_atomic
 from . import dataset
@@ -104,7 +104,7 @@ def train(data_dirs: list[str], out_dir: str | Path, epochs: int = 8, batch: int
         is_val = validation_mask(groups, val_split, rng)
     fixed = manifests[0].get("label_ranges")
     ranges = {k: tuple(r) for k, r in fixed.items()} if fixed else output_ranges(v, w)
-    card = ModelCard(name="pilotnet", framework="pytorch", input=InputSpec(**manifests[0]["card_input"]),
+    card = ModelCard(name="pilotnet", framework="pytorch", input=dataset.stored_input(manifests[0]),
                      output=OutputSpec(ranges=ranges))
     if card.input.layout != "NCHW" or card.input.normalization != "unit":
         raise ConfigError("training expects NCHW unit-range datasets (the PyTorch PilotNet's input)")
@@ -183,11 +183,7 @@ def load_pilotnet(weights: str | None, seed: int) -> tuple[Any, dict[str, Any], 
     path = Path(weights)
     if not path.is_file():
         raise ConfigError(f"weights {weights} do not exist (f1-brains train writes them)")
-    if dls.is_torchscript(path):
-        import torch
-        model, naming = dls.pilotnet_with_weights(torch.jit.load(str(path), map_location="cpu").state_dict(), path)
-    else:
-        model, naming = dls.pilotnet_from_state_dict(path)
+    model, naming = dls.pilotnet_from_file(path)
     provenance.update(weights=str(weights), weights_naming=naming)
     if path.with_name(TRAINING_CARD).is_file():   # the output ranges the network was trained with
         card = ModelCard.load(path.with_name(TRAINING_CARD))

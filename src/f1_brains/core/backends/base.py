@@ -97,8 +97,13 @@ class Backend(abc.ABC):
 
     def fit_input(self, shape: tuple[int, ...]) -> None:
         """Take batch inputs of ``shape`` instead of the declared one (same rank and channels, other height and
-        width), where the network allows it. Raises ModelLoadError where this artifact's input is fixed."""
+        width), where the network allows it, and add a warning saying so. Raises ModelLoadError where this artifact's
+        input is fixed."""
         raise ModelLoadError(f"{self.name}: {self.path} takes a fixed input {self.input_spec.shape}, not {shape}")
+
+    def _fed_other_than_declared(self, declared: tuple, shape: tuple[int, ...]) -> None:
+        self.warnings.append(f"{self.path}: declares input {tuple(declared)}, fed {shape[1]} rows x {shape[2]} columns "
+                             f"as its card says (the orientation DeepLearningStudio trains its TF PilotNet on)")
 
     def describe(self) -> dict[str, object]:
         """What is running: for logs, run metadata and benchmarks."""

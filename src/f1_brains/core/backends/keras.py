@@ -108,6 +108,7 @@ class KerasBackend(Backend):
         PilotNet on the transposed image it was trained on). A SavedModel's signature is fixed: one that holds DLS's
         TF PilotNet is rebuilt from its variables for the new size; others refuse."""
         tf = import_tensorflow()
+        declared = self.input_spec.shape
         if self.path.is_dir():
             weights = dls.tf_pilotnet_weights(list(self._keep.variables), shape[1], shape[2])
             if weights is None:
@@ -117,15 +118,17 @@ class KerasBackend(Backend):
                 rebuilt = pilotnet.keras_pilotnet(keras, shape[1], shape[2], padding="same")
                 rebuilt.set_weights(weights)
             self._keep, self._call = rebuilt, (lambda x: rebuilt(x, training=False))
-            self.warnings.append(f"{self.path}: its signature is fixed to {self.input_spec.shape}; rebuilt from "
-                                 f"its variables as DeepLearningStudio's TF PilotNet for {tuple(shape)}")
+            self.warnings.append(f"{self.path}: its signature is fixed to {declared}; rebuilt from its variables as "
+                                 f"DeepLearningStudio's TF PilotNet for {tuple(shape)}")
         try:
             with tf.device(self._tf_dev):
                 self._compile(tuple(shape[1:]))
         except Exception as e:
             raise ModelLoadError(f"{self.name}: {self.path} cannot take {tuple(shape)} instead of its declared "
-                                 f"{self.input_spec.shape}: {str(e).strip().splitlines()[0][:200]}") from None
+                                 f"{declared}: {str(e).strip().splitlines()[0][:200]}") from None
         self._in_spec = tf.TensorSpec([None, *shape[1:]], tf.float32, name=self._in_spec.name)
+        if not self.path.is_dir():
+            self._fed_other_than_declared(declared, shape)
 
     def _load_callable(self, tf):
         if self.path.is_dir():

@@ -95,7 +95,8 @@ class OpenVINOBackend(PortBackend):
     @staticmethod
     def _spec(port) -> TensorSpec:
         shape = tuple(None if d.is_dynamic else d.get_length() for d in port.get_partial_shape())
-        return TensorSpec(port.get_any_name() if port.get_names() else "", shape, port.get_element_type().get_type_name())
+        return TensorSpec(port.get_any_name() if port.get_names() else "", shape,
+                          port.get_element_type().to_dtype().name)   # numpy's names, as the other backends
 
 
     def _inference_precision(self) -> str:

@@ -67,6 +67,7 @@ class TFLiteBackend(PortBackend):
         """Resize the input where the graph allows it (e.g. DeepLearningStudio's 'same'-padded PilotNet on the
         transposed image it was trained on): the output must keep its size."""
         declared, outputs = list(self._in["shape"]), int(np.prod(self._out["shape"][1:]))
+        as_recorded = self.input_spec.shape
         try:
             self._resize([self._batch, *shape[1:]])
             self.interpreter.invoke()   # shapes propagate on invoke; a graph that cannot follow fails here
@@ -76,6 +77,7 @@ class TFLiteBackend(PortBackend):
             self._resize(declared)
             raise ModelLoadError(f"{self.name}: {self.path} cannot take {tuple(shape)} instead of its declared "
                                  f"{tuple(declared)}: {str(e).strip().splitlines()[0][:200]}") from None
+        self._fed_other_than_declared(as_recorded, shape)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         if batch.shape[0] != self._batch:
