@@ -1,8 +1,10 @@
 """ROS end-to-end: the nodes under rostest with a real master, and the launch files users run."""
 import json
+import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from conftest import free_port, ros_env
@@ -120,8 +122,47 @@ def test_a_customrobots_world_file_laps_headless(tmp_path):
     assert run["laps_completed"] == 1 and run["laps"][0]["position_deviation_mae_m"] < 0.1
 
 
+def renderer_pids(world) -> list[int]:
+    """The simulator's renderer processes drawing ``world`` (found by their command line)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"f1_brains.sim.renderer_process" in cmdline and str(world).encode() in cmdline:
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.slow
+def test_a_renderer_crash_mid_lap_costs_a_restart_not_the_run(tmp_path):
+    """SIGSEGV in the real-mesh renderer (as Mesa's llvmpipe once did in CI): the simulator restarts it, the lap
+    completes, and the summary and log say it happened."""
+    from test_worlds import tiny_world
+    world, out = tiny_world(tmp_path / "checkout"), tmp_path / "run"
+    launch = subprocess.Popen(["roslaunch", "f1_brains", "drive.launch", f"circuit:={world}", "brain:=explicit",
+                               "speedup:=1", f"out:={out}", "-p", str(free_port())], env=ros_env(tmp_path),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not renderer_pids(world) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(3.0)   # a few seconds into the lap
+        (pid,) = renderer_pids(world)
+        os.kill(pid, signal.SIGSEGV)
+        output, _ = launch.communicate(timeout=180)
+    finally:
+        launch.kill()
+    sim = json.loads((out / "sim_summary.json").read_text())
+    assert sim["end_reason"] == "completed 1 lap(s)" and sim["renderer_restarts"] == 1, output[-4000:]
+    assert "mesh renderer killed by SIGSEGV; restarting it (1 of 3)" in output
+    assert "renderer restarted 1 time(s)" in output
+    assert json.loads((out / "run.json").read_text())["laps_completed"] == 1
+
+
 @pytest.mark.slow
 def test_a_real_customrobots_world_laps_headless_on_its_meshes(real_worlds, tmp_path):
     sim, output = drive_world(real_worlds / "customrobots_f1/f1/worlds/nurburgring_line.world", tmp_path)
-    assert sim["end_reason"] == "completed 1 lap(s)", output[-4000:]
+    assert sim["end_reason"] == "completed 1 lap(s)" and sim["renderer_restarts"] == 0, output[-4000:]
     assert 50 < sim["laps"][0]["lap_time"] < 70 and sim["laps"][0]["mean_abs_offset"] < 0.1

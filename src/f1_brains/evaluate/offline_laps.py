@@ -9,13 +9,12 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..core.backends import backend_for_artifact
 from ..core.brain import BrainSpec, brain_from_spec
 from ..errors import F1BrainsError
 from ..sim import offline
 from ..sim.renderer import Appearance
+from ..sim.renderer_process import RendererProcess
 from ..sim.simulation import RunLimits
-from ..util import paths
 from ..util.tables import markdown_table
 from ..worlds import circuits
 
@@ -29,30 +28,19 @@ def spec_for(brain: str) -> BrainSpec:
     return BrainSpec.from_dict({"name": Path(brain).name, "model": brain}, source=f"artifact {brain}")
 
 
-TF_BACKENDS = ("keras", "tf_trt")   # TensorFlow's LLVM and Mesa's crash in one process
-
-
-def uses_tensorflow(spec: BrainSpec) -> bool:
-    if spec.type != "network":
-        return False
-    try:
-        return (spec.backend or backend_for_artifact(paths.resolve(spec.model))) in TF_BACKENDS
-    except F1BrainsError:
-        return False   # a missing or unknown artifact fails when the brain loads, with its own message
-
-
 def drive_one(brain: Any, circuit: str, seed: int) -> dict[str, Any]:
     """One lap (or the run's end) of ``brain`` on ``circuit``; seed 0 is the world's own look, others vary it. A
-    CustomRobots ``.world`` is drawn from its real meshes (sim/mesh_renderer.py), where the seed has no effect."""
+    CustomRobots ``.world`` is drawn from its real meshes (sim/mesh_renderer.py, drawn in a child process), where the seed has no effect."""
     track = circuits.load(circuit)
     appearance = Appearance() if seed == 0 else Appearance.varied(seed)
-    renderer = None
-    if Path(circuit).suffix == ".world":
-        from ..sim.mesh_renderer import MeshRenderer
-        renderer = MeshRenderer(circuit)
+    renderer = RendererProcess(circuit) if Path(circuit).suffix == ".world" else None
     t0 = time.perf_counter()
-    sim = offline.drive(track, brain, RunLimits(laps=1, timeout=track.length / 3.0), appearance=appearance,
-                        renderer=renderer)
+    try:
+        sim = offline.drive(track, brain, RunLimits(laps=1, timeout=track.length / 3.0), appearance=appearance,
+                            renderer=renderer)
+    finally:
+        if renderer is not None:
+            renderer.close()
     summary = sim.summary()
     lap = summary["laps"][0] if summary["laps"] else None
     return {"circuit": track.name, "seed": seed, "end_reason": summary["end_reason"], "completed": lap is not None,
@@ -75,9 +63,6 @@ def drive_all(brains: Iterable[str], circuit_names: Iterable[str], seeds: Iterab
     for name in names:
         try:
             spec = spec_for(name)
-            if any(Path(c).suffix == ".world" for c in circuit_names) and uses_tensorflow(spec):
-                raise F1BrainsError("TensorFlow brains cannot share a process with the real-mesh renderer (Mesa): "
-                                    "drive them on the built-in circuits, or through `f1-brains evaluate`")
             brain = brain_from_spec(spec)
         except F1BrainsError as e:
             rows.append({"brain": name, "circuit": "-", "seed": None, "end_reason": f"not loaded: {e}",

@@ -50,7 +50,8 @@ def condense(spec: RunSpec, sim: dict[str, Any], brain: dict[str, Any]) -> dict[
     timings = brain.get("timings", {})
     return {**spec.__dict__, "end_reason": sim.get("end_reason"), "completed": len(sim.get("laps", [])) >= spec.laps,
             "progress_m": sim.get("progress_m"), "sim_time_s": sim.get("sim_time_s"),
-            "wall_time_s": sim.get("wall_time_s"), "frames": brain.get("frames", {}),
+            "wall_time_s": sim.get("wall_time_s"), "renderer_restarts": sim.get("renderer_restarts", 0),
+            "frames": brain.get("frames", {}),
             "inference_p50_ms": timings.get("inference", {}).get("p50_ms"),
             "inference_p99_ms": timings.get("inference", {}).get("p99_ms"),
             "backend": brain.get("brain", {}).get("backend")}

@@ -41,6 +41,7 @@ from std_srvs.srv import Empty, EmptyResponse
 
 from ..errors import F1BrainsError
 from ..sim.cameras import make_camera
+from ..sim.renderer_process import RendererCrashed
 from ..sim.kinematics import Accel
 from ..sim.renderer import HEIGHT, WIDTH, Appearance, camera_matrix
 from ..sim.simulation import PHYSICS_DT, RunLimits, Simulation
@@ -75,8 +76,10 @@ class SimNode:
                                    road_width=float(road_width) if road_width not in (None, "") else None,
                                    walled=_flag(walls, "~walls"))
         seed = int(p("appearance_seed", -1))
+        self.renderer_restarts = 0
         self.renderer = make_camera(str(p("circuit", "simple_circuit")), self.track, str(p("renderer", "auto")),
-                                    Appearance() if seed < 0 else Appearance.varied(seed))
+                                    Appearance() if seed < 0 else Appearance.varied(seed),
+                                    on_restart=self._renderer_restarted)
         self.mode = str(p("mode", "lockstep"))
         if self.mode not in ("realtime", "lockstep"):
             raise F1BrainsError(f"~mode must be realtime or lockstep, not {self.mode!r}")
@@ -208,6 +211,11 @@ class SimNode:
         info.distortion_model = "plumb_bob"
         return info
 
+    def _renderer_restarted(self, message: str) -> None:
+        """The real-mesh renderer's process died and was started again (the world waits for its frame)."""
+        rospy.logwarn("f1_sim: %s", message)
+        self.renderer_restarts += 1
+
     def publish_clock(self) -> None:
         self.pub_clock.publish(Clock(clock=sim_stamp(self.sim.time)))
 
@@ -261,7 +269,10 @@ class SimNode:
                 self.sim.advance(PHYSICS_DT, *self.realtime_command())
             self.publish_clock()
             if self.sim.time >= next_frame:
+                restarts = self.renderer_restarts
                 self.publish_frame()
+                if self.renderer_restarts != restarts:   # the world stood still while its camera restarted
+                    wall0, sim0 = time.monotonic(), self.sim.time
                 self.check_publishers()
                 next_frame += self.period
             ahead = (self.sim.time + PHYSICS_DT - sim0) / self.speedup - (time.monotonic() - wall0)
@@ -331,14 +342,17 @@ class SimNode:
 
     def _run_once(self) -> dict[str, Any]:
         self._apply_reset()   # a reset that ended the wait between runs
-        wall0, frames0 = time.monotonic(), self.frames
-        (self.run_lockstep if self.mode == "lockstep" else self.run_realtime)()
+        wall0, frames0, restarts0 = time.monotonic(), self.frames, self.renderer_restarts
+        try:
+            (self.run_lockstep if self.mode == "lockstep" else self.run_realtime)()
+        except RendererCrashed as e:
+            self.sim.end(f"camera failed: {e}")
         if not self.sim.ended:
             self.sim.end("shut down before the run ended")
         self.publish_clock()
         self.publish_odom()   # where the run ended (e.g. across the finish line)
         summary = {**self.sim.summary(), "mode": self.mode, "frames": self.frames - frames0,
-                   "wall_time_s": time.monotonic() - wall0}
+                   "wall_time_s": time.monotonic() - wall0, "renderer_restarts": self.renderer_restarts - restarts0}
         self.pub_end.publish(String(data=self.sim.end_reason))
         rospy.loginfo("f1_sim: run ended: %s", self.sim.end_reason)
         if self.summary_file:
@@ -350,7 +364,8 @@ class SimNode:
 def format_run(summary: dict[str, Any]) -> str:
     lines = [f"{summary['circuit']} ({summary['circuit_length_m']:.0f} m), {summary['mode']} mode: "
              f"{summary['end_reason']} after {summary['sim_time_s']:.1f} s sim, {summary['wall_time_s']:.1f} s wall, "
-             f"{summary['frames']} frames"]
+             f"{summary['frames']} frames" + (f", renderer restarted {summary['renderer_restarts']} time(s)"
+                                               if summary.get("renderer_restarts") else "")]
     rows = [[i, f"{lap['lap_time']:.2f}", f"{lap['distance']:.1f}", f"{lap['distance'] / lap['lap_time']:.2f}",
              f"{lap['mean_abs_offset']:.3f}", f"{lap['max_abs_offset']:.3f}"] for i, lap in enumerate(summary["laps"], 1)]
     if not summary["laps"]:
