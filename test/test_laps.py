@@ -11,6 +11,7 @@ from f1_brains.results.laps import (
     OdomSample,
     bm_position_deviation,
     lap_statistics,
+    run_statistics,
     reference_from_points,
     suddenness,
 )
@@ -109,3 +110,22 @@ def test_suddenness_and_timing_summaries(ring):
 def test_empty_or_one_point_reference_is_refused(points):
     with pytest.raises(ConfigError, match="reference line 'bag'"):
         reference_from_points("bag", points)
+
+
+def test_a_reset_mid_run_adds_neither_time_nor_distance_to_the_whole_run(ring):
+    """Gazebo's reset_simulation puts the clock back to 0 and the car back at the start: the whole-run numbers
+    sum the laps on either side (they used to read 17.0 m/s and 34.4 Hz for a 9 m/s, 20 Hz run)."""
+    before = drive(seconds=10, t0=30.0)
+    after = drive(seconds=40, t0=0.0)            # sim time restarted; the car back at its start
+    for i, o in enumerate(after):                # wall time goes on
+        after[i] = OdomSample(o.t, o.wall + 40.0, o.x, o.y, o.speed)
+    splitter = LapSplitter(ring)
+    for o in before + after:
+        splitter.add_odom(o)
+        splitter.add_frame(FrameSample(o.t, o.wall, 1.0, 0.0, 1.0, 0.0, 1e-3, None, 1e-4, 1e-3))
+    run = run_statistics(splitter.laps, ring, RATE)
+    assert run["average_speed"] == pytest.approx(SPEED, rel=0.01)
+    assert run["brain_iterations_frequency_simulated_time"] == pytest.approx(RATE, rel=0.01)
+    assert run["brain_iterations_frequency_real_time"] == pytest.approx(RATE, rel=0.01)
+    assert run["sim_time_s"] == pytest.approx(50.0, abs=0.2)
+    assert run["completed_distance"] == pytest.approx(SPEED * 50.0, rel=0.01)

@@ -122,17 +122,25 @@ def test_a_customrobots_world_file_laps_headless(tmp_path):
     assert run["laps_completed"] == 1 and run["laps"][0]["position_deviation_mae_m"] < 0.1
 
 
-def renderer_pids(world) -> list[int]:
-    """The simulator's renderer processes drawing ``world`` (found by their command line)."""
+def pids_with(*parts: str) -> list[int]:
+    """Processes whose command line holds every one of ``parts`` (e.g. a node name and this test's tmp path)."""
     pids = []
     for proc in Path("/proc").iterdir():
         try:
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            cmdline = (proc / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"f1_brains.sim.renderer_process" in cmdline and str(world).encode() in cmdline:
+        if proc.name.isdigit() and all(part.encode() in cmdline for part in parts):
             pids.append(int(proc.name))
     return pids
+
+
+def wait_for_pid(*parts: str, timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    while not (pids := pids_with(*parts)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(pids) == 1, f"{len(pids)} processes with {parts}"
+    return pids[0]
 
 
 @pytest.mark.slow
@@ -145,11 +153,8 @@ def test_a_renderer_crash_mid_lap_costs_a_restart_not_the_run(tmp_path):
                                "speedup:=1", f"out:={out}", "-p", str(free_port())], env=ros_env(tmp_path),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while not renderer_pids(world) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        pid = wait_for_pid("f1_brains.sim.renderer_process", str(world))
         time.sleep(3.0)   # a few seconds into the lap
-        (pid,) = renderer_pids(world)
         os.kill(pid, signal.SIGSEGV)
         output, _ = launch.communicate(timeout=180)
     finally:
@@ -166,3 +171,58 @@ def test_a_real_customrobots_world_laps_headless_on_its_meshes(real_worlds, tmp_
     sim, output = drive_world(real_worlds / "customrobots_f1/f1/worlds/nurburgring_line.world", tmp_path)
     assert sim["end_reason"] == "completed 1 lap(s)" and sim["renderer_restarts"] == 0, output[-4000:]
     assert 50 < sim["laps"][0]["lap_time"] < 70 and sim["laps"][0]["mean_abs_offset"] < 0.1
+
+
+def launch_drive(tmp_path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(["roslaunch", "f1_brains", "drive.launch", f"out:={tmp_path / 'run'}", *args, "-p",
+                             str(free_port())], env=ros_env(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def ended(launch: subprocess.Popen, tmp_path, timeout: float = 60.0) -> tuple[dict, str]:
+    """(the simulator's summary, the launch output) once the launch has ended."""
+    try:
+        output, _ = launch.communicate(timeout=timeout)
+    finally:
+        launch.kill()
+    return json.loads((tmp_path / "run" / "sim_summary.json").read_text()), output
+
+
+@pytest.mark.slow
+def test_a_brain_that_cannot_start_ends_the_run_at_once_with_its_reason(tmp_path):
+    """A garbage reference bag: the brain node refuses it; the simulator reads why and ends the run (it used to wait
+    120 s for a camera subscriber, then 20 s of brain silence)."""
+    garbage = tmp_path / "garbage.bag"
+    garbage.write_bytes(bytes(range(256)) * 20)
+    started = time.monotonic()
+    sim, output = ended(launch_drive(tmp_path, "brain:=explicit", f"reference_bag:={garbage}"), tmp_path)
+    assert sim["end_reason"].startswith(f"the brain node /f1_brain could not start: perfect-lap bag {garbage} is "
+                                        "not a readable ROS bag"), output[-3000:]
+    assert time.monotonic() - started < 30 and "Traceback" not in output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["lockstep", "realtime"])
+def test_a_brain_killed_mid_run_ends_the_run_at_once_saying_so(tmp_path, mode):
+    launch = launch_drive(tmp_path, "brain:=explicit", f"mode:={mode}", "speedup:=1")
+    pid = wait_for_pid("__name:=f1_brain", str(tmp_path))
+    time.sleep(4.0)
+    os.kill(pid, signal.SIGKILL)
+    killed = time.monotonic()
+    sim, output = ended(launch, tmp_path)
+    assert sim["end_reason"] in ("the brain node /f1_brain is gone (killed; its log says why)",
+                                 "the brain is gone: nothing subscribes to /F1ROS/cameraL/image_raw any more"), \
+        output[-3000:]
+    assert time.monotonic() - killed < 15 and 0 < sim["sim_time_s"] < 20
+
+
+@pytest.mark.slow
+def test_a_master_killed_mid_run_is_named_as_the_reason(tmp_path):
+    launch = launch_drive(tmp_path, "brain:=explicit", "speedup:=1")
+    pid = wait_for_pid("rosmaster", str(tmp_path))
+    wait_for_pid("__name:=f1_brain", str(tmp_path))
+    time.sleep(4.0)
+    os.kill(pid, signal.SIGKILL)
+    sim, output = ended(launch, tmp_path)
+    assert sim["end_reason"] == "the ROS master is gone", output[-3000:]
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["laps"]   # the brain's record is kept too

@@ -177,16 +177,36 @@ def suddenness(frames: Sequence[FrameSample]) -> float:
     return float(np.hypot(*np.diff(asked, axis=0).T).mean())
 
 
-def lap_statistics(lap: Lap, reference: Track, target_rate: float,
-                   bm_reference_points: np.ndarray | None = None) -> dict:
-    """Every number of one lap; a partial or invalid lap gets the same numbers over what was driven."""
-    odom, frames = lap.odom, lap.frames
+def extent(lap: Lap) -> tuple[float, float, float]:
+    """(sim seconds, wall seconds, metres driven) of one lap; NaN times where it has too few samples."""
+    odom = lap.odom
     start = lap.start_t if lap.start_t is not None else (odom[0].t if odom else float("nan"))
     end = lap.end_t if lap.end_t is not None else (odom[-1].t if odom else float("nan"))
     sim_time = end - start if odom else float("nan")
     wall = (odom[-1].wall - odom[0].wall) if len(odom) > 1 else float("nan")
+    return sim_time, wall, distance_driven(odom)
+
+
+def run_statistics(laps: Sequence[Lap], reference: Track, target_rate: float, received: int = 0,
+                   skipped: int = 0) -> dict:
+    """The whole run: every lap's samples together, with times and distance summed lap by lap, so that a reset
+    between laps (sim time back to 0, the car back at the start) adds neither time nor distance."""
+    whole = Lap(-1, odom=[o for lap in laps for o in lap.odom], frames=[f for lap in laps for f in lap.frames],
+                received=received, skipped=skipped)
+    parts = [extent(lap) for lap in laps if len(lap.odom) > 1]
+    summed = tuple(float(np.sum([part[i] for part in parts if math.isfinite(part[i])])) if parts else float("nan")
+                   for i in range(3))
+    return lap_statistics(whole, reference, target_rate, span=summed)
+
+
+def lap_statistics(lap: Lap, reference: Track, target_rate: float,
+                   bm_reference_points: np.ndarray | None = None,
+                   span: tuple[float, float, float] | None = None) -> dict:
+    """Every number of one lap; a partial or invalid lap gets the same numbers over what was driven. ``span``:
+    (sim s, wall s, metres) when they are not the lap's own extent (run_statistics)."""
+    odom, frames = lap.odom, lap.frames
+    sim_time, wall, distance = span or extent(lap)
     dev = deviations(reference, odom) if odom else np.array([])
-    distance = distance_driven(odom)
     stats = {
         "lap": lap.index, "complete": lap.complete, "invalid_reason": lap.invalid_reason,
         "lap_seconds": sim_time if lap.complete else None, "sim_time_s": sim_time, "wall_time_s": wall,

@@ -229,35 +229,34 @@ def main(argv: list[str] | None = None) -> int:
     faulthandler.enable()   # a crash in native code (a backend, OpenCV) leaves every thread's Python stack in the log
     faulthandler.register(signal.SIGTERM, chain=True)   # a shutdown that hangs shows its threads in the log
     cv2.setNumThreads(1)   # OpenCV's thread pool only fights the inference threads for the cores
+    if rospy.has_param("~fatal"):
+        rospy.delete_param("~fatal")   # a previous run's, on a master that outlived it
     brain_name = rospy.get_param("~brain", "pilotnet_onnx")
     try:
         brain = load_brain(brain_name, device=rospy.get_param("~device", None),
                            threads=rospy.get_param("~threads", None))
     except F1BrainsError as e:
-        rospy.logfatal("f1_brain: cannot start brain %r: %s", brain_name, e)
-        return 1
-    node = BrainNode(brain, rospy.get_param("~camera_topic", CAMERA_TOPIC),
-                     rospy.get_param("~cmd_vel_topic", CMD_VEL_TOPIC), float(rospy.get_param("~silence_timeout", 1.0)))
+        return fatal(f"cannot start brain {brain_name!r}: {e}")
     summary_file = rospy.get_param("~summary_file", "")
     out, circuit, bag = rospy.get_param("~out", ""), rospy.get_param("~circuit", ""), rospy.get_param("~reference_bag", "")
-    try:   # refused now rather than found unwritable after the lap
+    recorder = None
+    try:   # refused before the camera is subscribed, rather than found unwritable or unreadable after the lap
         if summary_file:
             check_writable_dir(Path(summary_file).expanduser().parent, "summary_file's directory")
         if out:
             check_writable_dir(out)
-    except F1BrainsError as e:
-        rospy.logfatal("f1_brain: %s", e)
-        return 1
-    if out and (circuit or bag):
-        try:
+        if out and (circuit or bag):
             reference, checkpoints = load_reference(circuit, bag)
-        except F1BrainsError as e:
-            rospy.logfatal("f1_brain: %s", e)
-            return 1
-        meta = run_metadata(brain.describe(), circuit or bag, rospy.get_param("~run_mode", ""),
-                            int(rospy.get_param("~seed", -1)))
-        node.record_laps(LapRecorder(reference, out, meta, float(rospy.get_param("~target_rate", 20.0)), checkpoints),
-                         rospy.get_param("~odom_topic", "/F1ROS/odom"), rospy.get_param("~run_end_topic", "/f1_sim/run_end"))
+            meta = run_metadata(brain.describe(), circuit or bag, rospy.get_param("~run_mode", ""),
+                                int(rospy.get_param("~seed", -1)))
+            recorder = LapRecorder(reference, out, meta, float(rospy.get_param("~target_rate", 20.0)), checkpoints)
+    except F1BrainsError as e:
+        return fatal(str(e))
+    node = BrainNode(brain, rospy.get_param("~camera_topic", CAMERA_TOPIC),
+                     rospy.get_param("~cmd_vel_topic", CMD_VEL_TOPIC), float(rospy.get_param("~silence_timeout", 1.0)))
+    if recorder is not None:
+        node.record_laps(recorder, rospy.get_param("~odom_topic", "/F1ROS/odom"),
+                         rospy.get_param("~run_end_topic", "/f1_sim/run_end"))
     try:
         node.spin()
     finally:
@@ -266,6 +265,17 @@ def main(argv: list[str] | None = None) -> int:
         saved = save_each((node.write_run, lambda: summary_file and write_json_atomic(summary_file, summary)))
         print("\n" + format_summary(summary), flush=True)
     return 0 if saved else 1
+
+
+def fatal(reason: str) -> int:
+    """Log why the node cannot start and leave it in ``~fatal``, where the simulator reads it (its run then ends at
+    once with this reason instead of waiting for a brain that will not come); the exit status."""
+    rospy.logfatal("f1_brain: %s", reason)
+    try:
+        rospy.set_param("~fatal", reason)
+    except OSError:   # no master to tell
+        pass
+    return 1
 
 
 def save_each(writers) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..core.backends.base import is_gpu
-from ..results.laps import FrameSample, Lap, LapSplitter, OdomSample, lap_statistics
+from ..results.laps import FrameSample, LapSplitter, OdomSample, lap_statistics, run_statistics
 from ..results.run_file import CSV_COLUMNS, SCHEMA_VERSION
 from ..util.files import write_json_atomic, write_text_atomic
 from ..util.host import versions
@@ -69,9 +69,7 @@ class LapRecorder:
                 current.invalid_reason = f"run ended mid-lap: {end_reason}"
             per_lap = [lap_statistics(lap, self.reference, self.target_rate, self.bm_points)
                        for lap in laps if len(lap.odom) > 1]   # a lone sample after the finish is no lap
-            whole = Lap(-1, odom=[o for lap in laps for o in lap.odom], frames=[f for lap in laps for f in lap.frames],
-                        received=received, skipped=skipped)
-            run = lap_statistics(whole, self.reference, self.target_rate)
+            run = run_statistics(laps, self.reference, self.target_rate, received, skipped)
         complete = [s for s in per_lap if s["complete"]]
         return {"schema_version": SCHEMA_VERSION, "metadata": self.metadata, "end_reason": end_reason,
                 "laps_completed": len(complete), "laps": per_lap, "run": run,
@@ -129,9 +127,14 @@ def load_reference(circuit: str = "", bag: str = "") -> tuple[Track, np.ndarray]
         import rosbag
         if not Path(bag).is_file():
             raise ConfigError(f"perfect-lap bag {bag} does not exist")
-        with rosbag.Bag(bag) as b:
-            points = np.array([(m.pose.pose.position.x, m.pose.pose.position.y)
-                               for _, m, _ in b.read_messages(topics=["/F1ROS/odom"])]).reshape(-1, 2)
+        try:
+            with rosbag.Bag(bag) as b:
+                points = np.array([(m.pose.pose.position.x, m.pose.pose.position.y)
+                                   for _, m, _ in b.read_messages(topics=["/F1ROS/odom"])]).reshape(-1, 2)
+        except (rosbag.ROSBagException, UnicodeDecodeError, ValueError, EOFError, OSError) as e:
+            raise ConfigError(f"perfect-lap bag {bag} is not a readable ROS bag ({type(e).__name__}: {e})") from None
+        if len(points) == 0:
+            raise ConfigError(f"perfect-lap bag {bag} has no /F1ROS/odom messages to use as the reference line")
         return reference_from_points(Path(bag).stem, points), points
     if not circuit:
         raise ConfigError("a reference line needs a circuit (name or points file) or a perfect-lap bag")

@@ -10,8 +10,10 @@ car starts at the circuit's spawn pose (the Gazebo world's). ``~mode``:
 In realtime mode the car stops when no command came for ``~cmd_timeout`` sim-seconds (default 1.0; 0: never), so
 a brain that dies does not leave the car driving its last command into a wall: a departure from Gazebo's
 planar-move plugin, which keeps the last command for ever. More than one publisher on cmd_vel is warned about.
-The run ends on: hit the wall (off track on a points file without walls), stuck, ``~laps`` completed, ``~timeout``, or (lockstep) a brain silent for
-``~brain_timeout`` wall seconds. The reason goes to ``~run_end`` (std_msgs/String, latched) and the log;
+The run ends on: hit the wall (off track on a points file without walls), stuck, ``~laps`` completed, ``~timeout``,
+(lockstep) a brain silent for ``~brain_timeout`` wall seconds, or, checked each second that commands are missing,
+the brain gone: the ROS master unreachable, the node named ``~brain_node`` exited or killed (before its first
+command too), or its camera subscription / cmd_vel publication closed. The reason goes to ``~run_end`` (std_msgs/String, latched) and the log;
 a summary JSON goes to ``~summary_file``; with ``~exit_on_end`` the node exits (headless runs end),
 otherwise a reset starts the next run; in realtime mode the world then goes on meanwhile (clock, camera and
 odometry keep coming, the car stays where the run ended), as a Gazebo world outlives a run.
@@ -49,6 +51,7 @@ from ..util.files import check_writable_dir, write_json_atomic
 from ..util.tables import markdown_table
 from ..worlds import circuits
 from ..worlds.gazebo_world import real_time_factor
+from .graph import master_alive, node_state
 
 MAX_ABS_COMMAND = 100.0   # |v| m/s or |w| rad/s beyond this is treated as garbage
 
@@ -115,6 +118,9 @@ class SimNode:
         self._reset_keeps_time = False
         self.frames = 0
         self.image = None
+        self._had_subscriber = False   # the camera had a subscriber (the brain) when the run started
+        self.brain_node = str(p("brain_node", ""))   # watched: its death ends the run with that reason
+        self._brain_seen = False
 
         self.pub_image = rospy.Publisher(p("camera_topic", "/F1ROS/cameraL/image_raw"), Image, queue_size=1)
         self.pub_info = rospy.Publisher(p("camera_info_topic", "/F1ROS/cameraL/camera_info"), CameraInfo, queue_size=1)
@@ -166,6 +172,26 @@ class SimNode:
         if count > 1:
             rospy.logwarn_throttle(10.0, f"f1_sim: {count} publishers on {self._cmd_sub.resolved_name}: the car "
                                          "obeys whichever spoke last, and lockstep runs are no longer reproducible")
+
+    def brain_gone(self) -> str | None:
+        """Why commands stopped, where it shows: the ROS master gone, the brain node (``~brain_node``) gone after it
+        was seen, or its connections closed. None when nothing shows (a brain still loading, or just slow)."""
+        caller = rospy.get_name()
+        if not master_alive(caller):
+            return "the ROS master is gone"
+        if self.brain_node:
+            if failed := rospy.get_param(self.brain_node + "/fatal", ""):
+                return f"the brain node {self.brain_node} could not start: {failed}"
+            state = node_state(self.brain_node, caller)
+            self._brain_seen |= state == "alive"
+            if state == "dead" or (state == "absent" and self._brain_seen):   # absent: not started yet, or exited
+                return (f"the brain node {self.brain_node} is gone ({'killed' if state == 'dead' else 'exited'}; "
+                        "its log says why)")
+        if self._had_subscriber and self.pub_image.get_num_connections() == 0:
+            return f"the brain is gone: nothing subscribes to {self.pub_image.resolved_name} any more"
+        if self.cmd_count and self._cmd_sub.get_num_connections() == 0:
+            return f"the brain is gone: nothing publishes on {self._cmd_sub.resolved_name} any more"
+        return None
 
     @staticmethod
     def _world_speedup(world_file: str) -> float:
@@ -246,9 +272,16 @@ class SimNode:
         """Start when the camera has a subscriber, plus ``grace`` s for its other subscriptions (odometry
         for lap statistics) to connect, so that nobody misses the start of the run."""
         deadline = time.monotonic() + timeout
+        next_check = time.monotonic() + 1.0
         while self.pub_image.get_num_connections() == 0 and time.monotonic() < deadline and not rospy.is_shutdown():
             self.publish_clock()
             time.sleep(0.05)
+            if time.monotonic() >= next_check:
+                next_check += 1.0
+                if gone := self.brain_gone():
+                    self.sim.end(gone)
+                    return
+        self._had_subscriber = self.pub_image.get_num_connections() > 0
         grace_end = time.monotonic() + grace
         while time.monotonic() < grace_end and not rospy.is_shutdown():
             self.publish_clock()
@@ -256,7 +289,7 @@ class SimNode:
 
     def run_realtime(self) -> None:
         wall0, sim0 = time.monotonic(), self.sim.time
-        next_frame = self.sim.time
+        next_frame, next_check = self.sim.time, 0.0
         while not rospy.is_shutdown() and not self.sim.ended:
             if self._apply_reset():
                 wall0, sim0, next_frame = time.monotonic(), self.sim.time, self.sim.time
@@ -268,6 +301,11 @@ class SimNode:
             while self.sim.time + PHYSICS_DT <= target and not self.sim.ended:
                 self.sim.advance(PHYSICS_DT, *self.realtime_command())
             self.publish_clock()
+            if self._timed_out and time.monotonic() >= next_check:   # commands stopped: is the brain still there?
+                next_check = time.monotonic() + 1.0
+                if gone := self.brain_gone():
+                    self.sim.end(gone)
+                    break
             if self.sim.time >= next_frame:
                 restarts = self.renderer_restarts
                 self.publish_frame()
@@ -294,14 +332,16 @@ class SimNode:
                 seen = self.cmd_count
             waited = 0.0
             answered = False
-            while not answered and waited < self.brain_timeout and not rospy.is_shutdown():
+            gone = None
+            while not answered and not gone and waited < self.brain_timeout and not rospy.is_shutdown():
                 self.publish_clock()
                 self.publish_frame()
                 with self._cmd_cond:
                     answered = self._cmd_cond.wait_for(lambda: self.cmd_count > seen, timeout=resend)
                 waited += resend
+                gone = None if answered else self.brain_gone()
             if not answered:
-                self.sim.end(f"brain silent: no command for {self.brain_timeout:.0f} s in lockstep mode")
+                self.sim.end(gone or f"brain silent: no command for {self.brain_timeout:.0f} s in lockstep mode")
                 break
             self.sim.camera_period(previous, self.cmd, self.period, self.latency, at_landing=self.publish_clock)
             if self.speedup > 0:   # optional pacing: at most speedup x real time
@@ -348,7 +388,8 @@ class SimNode:
         except RendererCrashed as e:
             self.sim.end(f"camera failed: {e}")
         if not self.sim.ended:
-            self.sim.end("shut down before the run ended")
+            self.sim.end("shut down before the run ended" if master_alive(rospy.get_name()) else
+                         "the ROS master is gone")
         self.publish_clock()
         self.publish_odom()   # where the run ended (e.g. across the finish line)
         summary = {**self.sim.summary(), "mode": self.mode, "frames": self.frames - frames0,

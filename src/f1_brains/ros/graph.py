@@ -1,0 +1,38 @@
+"""Is a node there? Asked of the ROS master and of the node itself, as `rosnode ping` does."""
+from __future__ import annotations
+
+import http.client
+import xmlrpc.client
+
+import rosgraph
+
+ANSWER_TIMEOUT = 2.0   # s: a node that is registered but does not answer its API within this is taken for dead
+
+
+class _TimeoutTransport(xmlrpc.client.Transport):
+    def make_connection(self, host):
+        connection = super().make_connection(host)
+        connection.timeout = ANSWER_TIMEOUT
+        return connection
+
+
+def master_alive(caller: str) -> bool:
+    try:
+        rosgraph.Master(caller).getPid()
+        return True
+    except OSError:   # connection refused or reset: the master is gone
+        return False
+
+
+def node_state(name: str, caller: str) -> str:
+    """'absent' (the master has no such node), 'alive' (its API answers), or 'dead' (registered, not answering:
+    killed before it could unregister). OSError when the master itself cannot be reached."""
+    try:
+        uri = rosgraph.Master(caller).lookupNode(name)
+    except rosgraph.MasterError:
+        return "absent"
+    try:
+        xmlrpc.client.ServerProxy(uri, transport=_TimeoutTransport()).getPid(caller)
+        return "alive"
+    except (OSError, http.client.HTTPException, xmlrpc.client.Error):
+        return "dead"
