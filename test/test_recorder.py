@@ -37,7 +37,9 @@ def test_files_are_written_after_each_lap_and_the_partial_lap_is_incomplete(ring
     assert feed(recorder, 35) == 1                           # one lap is 31.4 s
     written = json.loads((tmp_path / "run.json").read_text())
     assert written["laps_completed"] == 1 and written["schema_version"] == SCHEMA_VERSION
+    assert len((tmp_path / "frames.csv.partial").read_text().splitlines()) == 701   # every frame so far
     recorder.write("stopped by Ctrl-C", received=700, skipped=0)   # what the node does at shutdown
+    assert not (tmp_path / "frames.csv.partial").exists()    # frames.csv holds them all now
     data = json.loads((tmp_path / "run.json").read_text())
     first, partial = data["laps"]
     assert first["complete"] and first["lap_seconds"] == pytest.approx(2 * math.pi * R / SPEED, abs=2e-3)
@@ -68,6 +70,40 @@ def test_a_full_disk_costs_frames_csv_not_the_lap_statistics(ring, tmp_path, mon
         recorder.write("stopped", received=100, skipped=0)
     assert json.loads((tmp_path / "run.json").read_text())["end_reason"] == "stopped"
     assert not (tmp_path / "frames.csv").exists() and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_recorder_killed_outright_leaves_every_frame_it_had(ring, tmp_path):
+    """SIGKILL mid-lap: run.json and frames.csv hold the completed lap, frames.csv.partial every frame."""
+    import subprocess
+    import sys
+    code = f"""
+import os, signal
+from pathlib import Path
+from test_recorder import LapRecorder, feed, ring
+recorder = LapRecorder(ring.__wrapped__(), Path({str(tmp_path)!r}), {{"brain": "b", "circuit": "ring"}})
+feed(recorder, 40)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == -9, result.stderr[-2000:]
+    assert json.loads((tmp_path / "run.json").read_text())["laps_completed"] == 1
+    assert len((tmp_path / "frames.csv").read_text().splitlines()) < 800
+    rows = (tmp_path / "frames.csv.partial").read_text().splitlines()
+    assert len(rows) == 801 and rows[-1].startswith("1,39.95,")
+
+
+def test_a_full_disk_stops_the_journal_not_the_run(ring, tmp_path):
+    """frames.csv.partial on /dev/full (every write: ENOSPC): journaling stops with the reason, the rows stay in
+    memory and the final frames.csv has them all."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this machine")
+    (tmp_path / "frames.csv.partial").symlink_to("/dev/full")
+    recorder = LapRecorder(ring, tmp_path, {"brain": "b", "backend": "x", "circuit": "ring", "mode": "lockstep"})
+    feed(recorder, 5)
+    assert recorder.journal_error.endswith("frames.csv.partial: No space left on device")
+    recorder.write("stopped", received=100, skipped=0)
+    assert len((tmp_path / "frames.csv").read_text().splitlines()) == 101
 
 
 def test_an_unwritable_output_directory_is_refused_before_the_run(tmp_path):

@@ -122,6 +122,8 @@ class BrainNode:
 
     def write_run(self) -> None:
         if self.recorder is not None:
+            if self.recorder.journal_error:
+                rospy.logwarn("f1_brain: frames were not journaled as they came: %s", self.recorder.journal_error)
             path = self.recorder.write(self.end_reason or "node shut down", self.log.received, self.log.skipped)
             rospy.loginfo("f1_brain: lap statistics written to %s", path)
 

@@ -1,8 +1,10 @@
 """The lap recorder: live odometry and per-frame samples in, run.json and frames.csv out.
 
 Both files are rewritten atomically after every completed lap and at shutdown, so Ctrl-C or a crash
-mid-lap keeps every completed lap; the lap in progress is written as incomplete. run.json follows
-SCHEMA_VERSION (docs/lap_statistics.md); its "bm" section uses BehaviorMetrics' key names.
+mid-lap keeps every completed lap; the lap in progress is written as incomplete. Every frame's row also goes to
+frames.csv.partial as it comes (line by line, to the kernel), so a process killed outright (SIGKILL) leaves every
+frame it had recorded; a shutdown that writes frames.csv removes it. run.json follows SCHEMA_VERSION
+(docs/lap_statistics.md); its "bm" section uses BehaviorMetrics' key names.
 """
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ from ..util.host import versions
 from ..worlds.track import Track
 
 
+JOURNAL = "frames.csv.partial"
+
+
 class LapRecorder:
     def __init__(self, reference: Track, out_dir: str | Path, metadata: dict[str, Any], target_rate: float = 20.0,
                  bm_reference_points: np.ndarray | None = None) -> None:
@@ -36,6 +41,10 @@ class LapRecorder:
         self._counts = (0, 0)            # (received, skipped) at the start of the current lap
         self._lock = threading.Lock()
         self._wall0 = time.monotonic()
+        self.journal_path = self.out_dir / JOURNAL
+        self._journal: Any = None          # the open frames.csv.partial (opened with the first frame)
+        self._journal_closed = False
+        self.journal_error: str | None = None   # why journaling stopped early (e.g. a full disk)
 
     def add_odom(self, sample: OdomSample, received: int, skipped: int) -> bool:
         """True when this sample completed a lap (the files have then been written)."""
@@ -55,10 +64,35 @@ class LapRecorder:
             self.splitter.add_frame(frame)
             o = self._last_odom
             offset = self.splitter.last_offset   # projected once, when the odometry arrived
-            self.rows.append((self.splitter.current.index, frame.t, frame.wall, *(o and (o.x, o.y, o.speed) or (None,) * 3),
-                              offset, frame.v, frame.w, frame.unclamped_v, frame.unclamped_w, frame.inference_s * 1e3,
-                              None if frame.end_to_end_s is None else frame.end_to_end_s * 1e3,
-                              frame.node_overhead_s * 1e3, frame.receive_to_command_s * 1e3))
+            row = (self.splitter.current.index, frame.t, frame.wall, *(o and (o.x, o.y, o.speed) or (None,) * 3),
+                   offset, frame.v, frame.w, frame.unclamped_v, frame.unclamped_w, frame.inference_s * 1e3,
+                   None if frame.end_to_end_s is None else frame.end_to_end_s * 1e3,
+                   frame.node_overhead_s * 1e3, frame.receive_to_command_s * 1e3)
+            self.rows.append(row)
+            self._journal_row(row)
+
+    def _journal_row(self, row: tuple) -> None:
+        """Append one row to frames.csv.partial; on an error (a full disk) stop journaling and say why once."""
+        if self._journal_closed:
+            return
+        try:
+            if self._journal is None:
+                self._journal = open(self.journal_path, "w", newline="", buffering=1)   # line-buffered
+                self._journal_writer = csv.writer(self._journal, lineterminator="\n")
+                self._journal_writer.writerow(CSV_COLUMNS)
+            self._journal_writer.writerow(row)
+        except OSError as e:
+            self.journal_error = f"{self.journal_path}: {e.strerror or e}"
+            self._close_journal()
+
+    def _close_journal(self) -> None:
+        self._journal_closed = True
+        if self._journal is not None:
+            try:
+                self._journal.close()
+            except OSError:
+                pass
+            self._journal = None
 
     def run_data(self, end_reason: str | None = None, received: int = 0, skipped: int = 0) -> dict[str, Any]:
         with self._lock:
@@ -86,6 +120,10 @@ class LapRecorder:
         with self._lock:
             writer.writerows(self.rows)
         write_text_atomic(self.out_dir / "frames.csv", buffer.getvalue())
+        if end_reason is not None:   # the run's last write: frames.csv now holds every row
+            with self._lock:
+                self._close_journal()
+            self.journal_path.unlink(missing_ok=True)
         return path
 
 
