@@ -23,11 +23,14 @@ def ring() -> Track:
 
 
 def feed(recorder: LapRecorder, seconds: float) -> int:
-    """Drive the ring on its line at SPEED, 20 Hz odometry and frames; returns laps completed."""
+    """Drive the ring on its line at SPEED, 20 Hz odometry and frames, writing the files after each lap as the node
+    does; returns laps completed."""
     laps = 0
     for i in range(int(seconds * 20)):
         t, angle = i / 20, SPEED * i / 20 / R
-        laps += recorder.add_odom(OdomSample(t, t, R * math.cos(angle), R * math.sin(angle), SPEED), i + 1, 0)
+        if recorder.add_odom(OdomSample(t, t, R * math.cos(angle), R * math.sin(angle), SPEED), i + 1, 0):
+            laps += 1
+            recorder.write()                     # as the node does after each lap
         recorder.add_frame(FrameSample(t, t, SPEED, SPEED / R, SPEED, SPEED / R, 0.001, 0.002, 0.0005))
     return laps
 

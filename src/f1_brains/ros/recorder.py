@@ -40,6 +40,7 @@ class LapRecorder:
         self._last_odom: OdomSample | None = None
         self._counts = (0, 0)            # (received, skipped) at the start of the current lap
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._wall0 = time.monotonic()
         self.journal_path = self.out_dir / JOURNAL
         self._journal: Any = None          # the open frames.csv.partial (opened with the first frame)
@@ -47,7 +48,7 @@ class LapRecorder:
         self.journal_error: str | None = None   # why journaling stopped early (e.g. a full disk)
 
     def add_odom(self, sample: OdomSample, received: int, skipped: int) -> bool:
-        """True when this sample completed a lap (the files have then been written)."""
+        """True when this sample completed a lap: the caller then writes the files (``write``), off its hot path."""
         with self._lock:
             self._last_odom = sample
             before = self.splitter.current
@@ -55,8 +56,6 @@ class LapRecorder:
             if self.splitter.current is not before:   # a lap ended (complete or invalid)
                 before.received, before.skipped = received - self._counts[0], skipped - self._counts[1]
                 self._counts = (received, skipped)
-        if done is not None:
-            self.write()
         return done is not None
 
     def add_frame(self, frame: FrameSample) -> None:
@@ -112,6 +111,10 @@ class LapRecorder:
     def write(self, end_reason: str | None = None, received: int = 0, skipped: int = 0) -> Path:
         """run.json first (the statistics), then frames.csv, each atomically; raises OSError (e.g. a full disk)
         after leaving no temporary file behind."""
+        with self._write_lock:   # one writer at a time: a lap's write may still run when the run's last one starts
+            return self._write(end_reason, received, skipped)
+
+    def _write(self, end_reason: str | None, received: int, skipped: int) -> Path:
         data = self.run_data(end_reason, received, skipped)
         path = write_json_atomic(self.out_dir / "run.json", data)
         buffer = io.StringIO()
