@@ -109,3 +109,49 @@ def test_aggregation_over_repeats_ranking_and_files(tmp_path):
     assert len(rows) == 8 and tuple(rows[0]) == aggregate.CSV_COLUMNS
     assert rows[1]["deviation_mae_m"] == "0.5" and rows[7]["brain"] == "old" and rows[7]["deviation_mae_m"] == ""
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["bars_lockstep.png", "heatmap_lockstep.png"]
+
+
+def test_what_a_cached_result_is():
+    """Finished runs are reused (completed or not); failed and interrupted ones run again; --retry-failed also
+    reruns finished runs that did not complete; results from before statuses count by their summaries."""
+    from f1_brains.evaluate.runs import reusable
+    finished = {"status": "finished", "completed": True}
+    crashed = {"status": "finished", "completed": False}
+    assert reusable(finished) and reusable(crashed) and reusable(finished, retry_failed=True)
+    assert not reusable(crashed, retry_failed=True)
+    assert not reusable({"status": "failed", "completed": False})
+    assert not reusable({"status": "interrupted", "completed": False})
+    assert reusable({"completed": True, "frames": {}}) and not reusable({"completed": False})
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_whole_matrix_and_marks_the_run_interrupted(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from conftest import ros_env
+    out = tmp_path / "runs"
+    cmd = [str(Path(sys.executable).parent / "f1-brains"), "evaluate", "--brains", "explicit", "--circuits",
+           "simple_circuit", "many_curves", "montreal", "--out", str(out)]
+    evaluate_ = subprocess.Popen(cmd, env=ros_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+    first = out / "explicit/simple_circuit/lockstep/r0"
+    deadline = time.monotonic() + 60
+    while not (first / "sim_summary.json").exists() and not list(first.glob("frames.csv*")) \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)                       # mid-lap
+    evaluate_.send_signal(signal.SIGINT)  # what Ctrl-C sends it
+    stdout, stderr = evaluate_.communicate(timeout=60)
+    assert evaluate_.returncode == 130, stderr[-2000:]
+    assert "interrupted: 1 run(s) stopped and marked interrupted, 2 not started" in stderr
+    result = json.loads((first / "result.json").read_text())
+    assert result["status"] == "interrupted" and not result["completed"]
+    assert json.loads((first / "run.json").read_text())["laps"]        # what the brain had, saved
+    assert not (out / "explicit/many_curves").exists()
+    # The next evaluate runs the interrupted run again (and the two never started).
+    [again] = evaluate([RunSpec("explicit", "simple_circuit")], out, progress=False)
+    assert again["status"] == "finished" and again["completed"]

@@ -193,13 +193,21 @@ def matrix_names(args: argparse.Namespace) -> tuple[list[str], list[str]]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate.runs import RunSpec, evaluate
+    from .evaluate.runs import Interrupted, RunSpec, evaluate
     from .results import aggregate
     from .util.files import write_json_atomic
     brains, circuits = matrix_names(args)
     specs = [RunSpec(b, c, m, args.laps, r, args.timeout) for b in brains for c in circuits for m in args.modes
              for r in range(args.repeats)]
-    results = evaluate(specs, args.out, args.jobs)
+    engine = None
+    if args.ray:
+        from .evaluate.ray_engine import RayEngine   # a cluster that is not there fails here, before any run
+        engine = RayEngine(args.ray, args.jobs, args.cpus_per_run, args.retries)
+    try:
+        results = evaluate(specs, args.out, args.jobs, retry_failed=args.retry_failed, engine=engine)
+    except Interrupted as e:
+        print(f"f1-brains evaluate: {e}", file=sys.stderr)
+        return 130
     text, data = aggregate.write(results, args.out, this_command("f1-brains evaluate"), args.markdown)
     print(text)
     print(f"written: {Path(args.out) / 'results.md'}, results.csv, results.json, plots/")
@@ -313,7 +321,15 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--laps", type=int, default=1)
     ev.add_argument("--repeats", type=int, default=1)
     ev.add_argument("--timeout", type=float, default=600.0, help="sim seconds per run")
-    ev.add_argument("--jobs", type=int, default=1, help="runs in parallel, each with its own ROS master")
+    ev.add_argument("--jobs", type=int, default=1, help="runs in parallel, each with its own ROS master on a free "
+                    "port (with --ray and no address: the local Ray's CPUs)")
+    ev.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                    help="run on Ray: no address starts one here; 'auto' or HOST:PORT joins a running cluster")
+    ev.add_argument("--cpus-per-run", type=float, default=1.0, help="with --ray: CPUs a run asks of its node")
+    ev.add_argument("--retries", type=int, default=1, help="with --ray: reruns of a run that failed to start")
+    ev.add_argument("--retry-failed", action="store_true",
+                    help="also rerun finished runs that did not complete their laps (failed and interrupted runs "
+                         "always rerun)")
     ev.add_argument("--out", default="out/evaluate",
                     help="run directory (finished runs are reused); gets results.md, .csv, .json and plots/")
     ev.add_argument("--markdown", help="also write results.md to this file (its plots copied to <stem>_plots/)")

@@ -1,0 +1,98 @@
+"""`f1-brains evaluate --ray`: a real Ray cluster started by the test (a head and a worker node, one CPU each, token
+authentication as Ray 2.59+ wants it), a small matrix run through it and through the local pool, the same tables;
+the cluster stopped by its own PIDs (never `ray stop`, which stops every Ray of the machine)."""
+import csv
+import importlib.util
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from conftest import free_port
+
+from f1_brains.cli import main
+from f1_brains.evaluate.runs import RunSpec, evaluate
+
+if importlib.util.find_spec("ray") is None:   # not imported here: Ray reads its token settings when first imported
+    pytest.skip("ray is not installed", allow_module_level=True)
+RAY = Path(sys.executable).parent / "ray"
+
+
+def cluster_pids(marker: str) -> set[int]:
+    """Processes whose command line holds ``marker`` (the cluster's temp dir), and all their descendants."""
+    parents: dict[int, int] = {}
+    marked = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if marker.encode() in (proc / "cmdline").read_bytes():
+                marked.add(int(proc.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    found, grew = set(marked), True
+    while grew:
+        children = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= children
+        grew = bool(children)
+    return found
+
+
+@pytest.fixture
+def ray_cluster(monkeypatch):
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")   # short: Ray's unix sockets live under it
+    port = free_port()
+    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16), "RAY_USAGE_STATS_ENABLED": "0"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    common = ["--num-cpus=1", "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
+    subprocess.run([RAY, "start", "--head", f"--port={port}", f"--temp-dir={temp}", "--include-dashboard=false",
+                    *common], check=True, capture_output=True, timeout=120)
+    subprocess.run([RAY, "start", f"--address=127.0.0.1:{port}", *common], check=True, capture_output=True,
+                   timeout=120)
+    pids = cluster_pids(temp)   # before anything dies: a raylet's children are then re-parented
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        pids |= cluster_pids(temp)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.5)
+        assert not {p for p in cluster_pids(temp) if Path(f"/proc/{p}/cmdline").read_bytes()}
+
+
+def table(out: Path) -> list[dict]:
+    """results.csv without the columns that are timings or wall clock (they differ run to run)."""
+    with open(out / "results.csv") as f:
+        return [{k: v for k, v in row.items() if not k.endswith(("_ms", "wall_time_s", "frequency_rt", "real_time_factor"))}
+                for row in csv.DictReader(f)]
+
+
+@pytest.mark.slow
+def test_a_matrix_on_a_two_node_ray_cluster_matches_the_local_pool(ray_cluster, tmp_path, monkeypatch):
+    monkeypatch.setenv("ROS_HOME", str(tmp_path / "ros"))
+    args = ["evaluate", "--brains", "explicit", "--circuits", "simple_circuit", "many_curves"]
+    assert main([*args, "--ray", ray_cluster, "--out", str(tmp_path / "ray")]) == 0
+    assert main([*args, "--jobs", "2", "--out", str(tmp_path / "local")]) == 0
+    assert table(tmp_path / "ray") == table(tmp_path / "local")   # lockstep laps: bit for bit
+    for key in ("explicit/simple_circuit/lockstep/r0", "explicit/many_curves/lockstep/r0"):
+        names = {p.name for p in (tmp_path / "ray" / key).iterdir()}
+        assert {"result.json", "run.json", "frames.csv", "sim_summary.json", "brain_summary.json",
+                "launch.log"} <= names
+        assert names == {p.name for p in (tmp_path / "local" / key).iterdir()}
+
+
+def test_a_cluster_that_is_not_there_is_one_clear_error_before_any_run(tmp_path, capsys):
+    rc = main(["evaluate", "--brains", "explicit", "--circuits", "simple_circuit", "--ray",
+               f"127.0.0.1:{free_port()}", "--out", str(tmp_path / "out")])
+    assert rc == 2 and "no Ray cluster reachable at '127.0.0.1:" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
