@@ -196,9 +196,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate.runs import Interrupted, RunSpec, evaluate
     from .results import aggregate
     from .util.files import write_json_atomic
+    from .sim.conditions import Condition
     brains, circuits = matrix_names(args)
-    specs = [RunSpec(b, c, m, args.laps, r, args.timeout) for b in brains for c in circuits for m in args.modes
-             for r in range(args.repeats)]
+    conditions = [str(Condition.parse(c)) for c in args.conditions]   # refused here, before any run
+    specs = [RunSpec(b, c, m, args.laps, r, args.timeout, k) for b in brains for c in circuits for m in args.modes
+             for k in conditions for r in range(args.repeats)]
     engine = None
     if args.ray:
         from .evaluate.ray_engine import RayEngine   # a cluster that is not there fails here, before any run
@@ -319,7 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--circuits", nargs="+", default=["all"], help="circuit names or points files, or all")
     ev.add_argument("--modes", nargs="+", default=["lockstep"], choices=["lockstep", "realtime"])
     ev.add_argument("--laps", type=int, default=1)
-    ev.add_argument("--repeats", type=int, default=1)
+    ev.add_argument("--repeats", type=int, default=1, help="runs per cell (a condition's seed is the repeat)")
+    ev.add_argument("--conditions", nargs="+", default=["none"], metavar="FAMILY:LEVEL",
+                    help="stress conditions on the camera, each a column of the matrix: none, noise:SIGMA (1-64), "
+                         "blur:SIGMA (0.5-8), jpeg:QUALITY (5-95), dim:FACTOR (0.1-0.95)")
     ev.add_argument("--timeout", type=float, default=600.0, help="sim seconds per run")
     ev.add_argument("--jobs", type=int, default=1, help="runs in parallel, each with its own ROS master on a free "
                     "port (with --ray and no address: the local Ray's CPUs)")

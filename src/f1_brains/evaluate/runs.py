@@ -48,11 +48,13 @@ class RunSpec:
     laps: int = 1
     repeat: int = 0
     timeout: float = 600.0   # sim seconds
+    condition: str = "none"   # sim/conditions.py; the repeat seeds it
 
     @property
     def key(self) -> str:
         # brains and circuits may be file paths: their stems keep the run inside the output directory
-        return f"{Path(self.brain).stem}/{Path(self.circuit).stem}/{self.mode}/r{self.repeat}"
+        mode = self.mode if self.condition == "none" else f"{self.mode}.{self.condition.replace(':', '')}"
+        return f"{Path(self.brain).stem}/{Path(self.circuit).stem}/{mode}/r{self.repeat}"
 
     def wall_limit(self) -> float:
         """Wall seconds before a run is killed: realtime runs take their sim time, lockstep far less."""
@@ -119,6 +121,7 @@ def run_one(spec: RunSpec, out_root: Path, port: int | None = None,
            "ROS_PACKAGE_PATH": ":".join(p for p in (str(package_root()), os.environ.get("ROS_PACKAGE_PATH")) if p)}
     cmd = ["roslaunch", "-p", str(port), "f1_brains", "drive.launch", f"circuit:={spec.circuit}",
            f"brain:={spec.brain}", f"mode:={spec.mode}", f"laps:={spec.laps}", f"timeout:={spec.timeout}",
+           f"condition:={spec.condition}", f"condition_seed:={spec.repeat}",
            f"out:={out}"]
     error, interrupted = None, False
     with open(out / "launch.log", "w") as log:

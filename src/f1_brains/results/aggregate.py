@@ -18,7 +18,7 @@ from ..util.files import write_json_atomic
 from ..util.tables import markdown_table
 from .report import COLUMNS, cells, fmt, save
 
-SPEC = ("brain", "circuit", "mode", "repeat", "laps")
+SPEC = ("brain", "circuit", "mode", "condition", "repeat", "laps")
 SEEDS = ("average_speed", "deviation_mae_m", "bm_deviation_mae", "frequency_rt", "inference_mean_ms",
          "inference_p50_ms", "inference_p99_ms", "latency_p99_ms", "real_time_factor", "frames_skipped", "lap_seconds")
 CSV_COLUMNS = (*SPEC, "backend", "completed", "end_reason", *SEEDS, "frames_received", "frames_processed",
@@ -36,6 +36,9 @@ def flat(result: dict[str, Any]) -> dict[str, Any]:
                frames_faults=frames.get("faults"), deviation_max_m=rec.get("deviation_max_m"))
     if row["frames_skipped"] is None:
         row["frames_skipped"] = frames.get("skipped")
+    row["condition"] = row["condition"] or "none"
+    if row["condition"] != "none":   # tables group and rank per mode: a condition is a mode of its own there
+        row["mode"] = f"{row['mode']} {row['condition']}"
     return row
 
 

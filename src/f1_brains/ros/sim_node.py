@@ -17,6 +17,8 @@ command too), or its camera subscription / cmd_vel publication closed. The reaso
 a summary JSON goes to ``~summary_file``; with ``~exit_on_end`` the node exits (headless runs end),
 otherwise a reset starts the next run; in realtime mode the world then goes on meanwhile (clock, camera and
 odometry keep coming, the car stays where the run ended), as a Gazebo world outlives a run.
+``~condition``: a stress condition applied to every camera frame (sim/conditions.py: ``noise:8``, ``blur:2``,
+``jpeg:20``, ``dim:0.5``; default none), seeded by ``~condition_seed``.
 Services ``~reset``, ``~pause``, ``~unpause`` (std_srvs/Empty); with ``~gazebo_services`` also Gazebo's
 ``/gazebo/pause_physics``, ``/gazebo/unpause_physics``, ``/gazebo/reset_world`` (back to the start, the clock goes
 on) and ``/gazebo/reset_simulation`` (the clock restarts at 0), which BehaviorMetrics calls. ``~world_file``: a
@@ -43,6 +45,7 @@ from std_srvs.srv import Empty, EmptyResponse
 
 from ..errors import F1BrainsError
 from ..sim.cameras import make_camera
+from ..sim.conditions import CameraPerturbation, Condition
 from ..sim.renderer_process import RendererCrashed
 from ..sim.kinematics import Accel
 from ..sim.renderer import HEIGHT, WIDTH, Appearance, camera_matrix
@@ -79,6 +82,9 @@ class SimNode:
                                    road_width=float(road_width) if road_width not in (None, "") else None,
                                    walled=_flag(walls, "~walls"))
         seed = int(p("appearance_seed", -1))
+        self.condition = Condition.parse(str(p("condition", "none")))
+        self.perturbation = CameraPerturbation(self.condition, int(p("condition_seed", 0))) \
+            if self.condition.family != "none" else None
         self.renderer_restarts = 0
         self.renderer = make_camera(str(p("circuit", "simple_circuit")), self.track, str(p("renderer", "auto")),
                                     Appearance() if seed < 0 else Appearance.varied(seed),
@@ -248,6 +254,8 @@ class SimNode:
     def publish_frame(self) -> None:
         car, stamp = self.sim.car, sim_stamp(self.sim.time)
         self.image = self.renderer.render(car.x, car.y, car.yaw, out=self.image)
+        if self.perturbation is not None:
+            self.perturbation.apply(self.image)
         msg = Image(height=HEIGHT, width=WIDTH, encoding="rgb8", is_bigendian=0, step=WIDTH * 3,
                     data=self.image.tobytes())
         msg.header.stamp, msg.header.frame_id, msg.header.seq = stamp, "F1ROS/cameraL", self.frames
@@ -392,7 +400,8 @@ class SimNode:
                          "the ROS master is gone")
         self.publish_clock()
         self.publish_odom()   # where the run ended (e.g. across the finish line)
-        summary = {**self.sim.summary(), "mode": self.mode, "frames": self.frames - frames0,
+        summary = {**self.sim.summary(), "mode": self.mode, "condition": str(self.condition),
+                   "frames": self.frames - frames0,
                    "wall_time_s": time.monotonic() - wall0, "renderer_restarts": self.renderer_restarts - restarts0}
         self.pub_end.publish(String(data=self.sim.end_reason))
         rospy.loginfo("f1_sim: run ended: %s", self.sim.end_reason)

@@ -1,0 +1,80 @@
+"""Stress conditions: parsed with clear errors, each family doing what it says to a frame, seeded."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from f1_brains.cli import main
+from f1_brains.errors import ConfigError
+from f1_brains.sim.conditions import CameraPerturbation, Condition
+from f1_brains.sim.renderer import Renderer
+from f1_brains.worlds import circuits
+
+
+@pytest.fixture(scope="module")
+def frame() -> np.ndarray:
+    track = circuits.named("simple_circuit")
+    return Renderer(track).render(*track.pose_at(20.0))
+
+
+def perturbed(frame: np.ndarray, condition: str, seed: int = 0) -> np.ndarray:
+    return CameraPerturbation(Condition.parse(condition), seed).apply(frame.copy())
+
+
+@pytest.mark.parametrize("text, message", [
+    ("fog:1", "unknown condition 'fog:1': families are noise (1-64"),
+    ("noise", "condition 'noise': the level must be a number (noise:1 to noise:64"),
+    ("noise:x", "the level must be a number"),
+    ("noise:100", "noise levels run from 1 to 64"),
+    ("dim:1.5", "dim levels run from 0.1 to 0.95"),
+    ("jpeg:0", "jpeg levels run from 5 to 95"),
+])
+def test_bad_conditions_are_refused_with_the_range(text, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("'", "'")):
+        Condition.parse(text)
+
+
+def test_conditions_read_back_as_written():
+    assert [str(Condition.parse(t)) for t in ("none", "", "noise:8", "blur:2.5", "jpeg:20", "dim:0.5")] == \
+        ["none", "none", "noise:8", "blur:2.5", "jpeg:20", "dim:0.5"]
+
+
+def test_each_family_does_what_it_says(frame):
+    diff = perturbed(frame, "noise:8").astype(np.float64) - frame
+    assert 7.0 < diff.std() < 8.5 and abs(diff.mean()) < 0.5          # clipping at 0 and 255 aside
+    assert perturbed(frame, "dim:0.5").mean() == pytest.approx(frame.mean() / 2, rel=0.02)
+    def sharpness(image):   # variance of the Laplacian: edges
+        return cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var()
+    assert sharpness(perturbed(frame, "blur:3")) < 0.2 * sharpness(frame)
+    jpeg = perturbed(frame, "jpeg:10")
+    assert 0 < np.abs(jpeg.astype(np.int16) - frame).mean() < 20
+    assert perturbed(frame, "jpeg:10").tobytes() == jpeg.tobytes()   # deterministic
+    assert perturbed(frame, "none").tobytes() == frame.tobytes()
+
+
+def test_noise_is_seeded(frame):
+    assert np.array_equal(perturbed(frame, "noise:8", seed=3), perturbed(frame, "noise:8", seed=3))
+    assert not np.array_equal(perturbed(frame, "noise:8", seed=3), perturbed(frame, "noise:8", seed=4))
+
+
+def test_evaluate_refuses_a_bad_condition_before_any_run(tmp_path, capsys):
+    rc = main(["evaluate", "--brains", "explicit", "--circuits", "simple_circuit", "--conditions", "none", "fog:2",
+               "--out", str(tmp_path / "out")])
+    assert rc == 2 and "unknown condition 'fog:2'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_a_condition_is_a_column_of_the_matrix(tmp_path, monkeypatch):
+    monkeypatch.setenv("ROS_HOME", str(tmp_path / "ros"))
+    out = tmp_path / "out"
+    assert main(["evaluate", "--brains", "explicit", "--circuits", "simple_circuit", "--conditions", "none",
+                 "noise:16", "--out", str(out)]) == 0
+    sim = json.loads((out / "explicit/simple_circuit/lockstep.noise16/r0/sim_summary.json").read_text())
+    assert sim["condition"] == "noise:16" and sim["end_reason"] == "completed 1 lap(s)"
+    plain = json.loads((out / "explicit/simple_circuit/lockstep/r0/sim_summary.json").read_text())
+    assert plain["condition"] == "none"
+    assert sim["laps"][0]["mean_abs_offset"] != plain["laps"][0]["mean_abs_offset"]   # it saw other frames
+    text = (out / "results.md").read_text()
+    assert "| explicit (explicit) simple_circuit lockstep noise:16 |" in text
