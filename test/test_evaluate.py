@@ -155,3 +155,31 @@ def test_ctrl_c_stops_the_whole_matrix_and_marks_the_run_interrupted(tmp_path):
     # The next evaluate runs the interrupted run again (and the two never started).
     [again] = evaluate([RunSpec("explicit", "simple_circuit")], out, progress=False)
     assert again["status"] == "finished" and again["completed"]
+
+
+def test_robustness_margins_and_heatmap_of_a_stress_matrix(tmp_path):
+    """Synthetic stress matrix with known answers: 'steady' laps everything but noise:32; 'fragile' fails from
+    noise:8 and at dim:0.3; 'broken' fails in the plain world already."""
+    from f1_brains.results import robustness
+    fails = {"steady": {"noise:32"}, "fragile": {"noise:8", "noise:32", "dim:0.3"},
+             "broken": {"none", "noise:4", "noise:8", "noise:32", "dim:0.6", "dim:0.3"}}
+    results = []
+    for brain, failing in fails.items():
+        for condition in ("none", "noise:4", "noise:8", "noise:32", "dim:0.6", "dim:0.3"):
+            for repeat in range(2):
+                r = result(brain, repeat, condition not in failing, 0.02)
+                results.append({**r, "condition": condition})
+    results[1] = {**results[1], "completed": False}   # steady, none, repeat 1: one plain run lost
+    margins = {r["brain"]: r for r in robustness.margins(results)}
+    assert margins["fragile"]["noise"]["margin"] == 4 and margins["fragile"]["dim"]["margin"] == 0.6
+    assert margins["broken"]["noise"]["margin"] is None
+    assert margins["steady"]["noise"]["margin"] is None      # with every run required, the lost plain run counts
+    assert {r["brain"]: r["noise"]["margin"] for r in robustness.margins(results, required=0.5)}["steady"] == 8
+    assert robustness.conditions_of(results) == ["none", "dim:0.6", "dim:0.3", "noise:4", "noise:8", "noise:32"]
+    text, data = aggregate.write(results, tmp_path, "f1-brains evaluate test")
+    assert "| fragile | lockstep | 0.6 (of 0.6, 0.3) | 4 (of 4, 8, 32) |" in text
+    assert "![robustness](plots/robustness.png)" in text and data["robustness"][0]["brain"] == "steady"
+    assert "| fragile (onnxruntime) ring lockstep noise:8 |" in text       # a condition is a mode of its own
+    names = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert "robustness.png" in names and "heatmap_lockstep_noise8.png" in names
+    assert (tmp_path / "plots" / "robustness.png").stat().st_size > 10_000

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from ..util.files import write_json_atomic
 from ..util.tables import markdown_table
+from . import robustness
 from .report import COLUMNS, cells, fmt, save
 
 SPEC = ("brain", "circuit", "mode", "condition", "repeat", "laps")
@@ -142,6 +143,8 @@ def markdown(results: list[dict], gs: list[dict], rank: list[dict], command: str
                 markdown_table(["Rank", "Brain (backend)", "Runs completed", "Mean average speed (m/s)",
                                 "Mean position deviation MAE (m)", "Worst inference p99 (ms)",
                                 "Min brain iteration frequency (RT, Hz)"], rows)]
+    if any((r.get("condition") or "none") != "none" for r in results):
+        out += [robustness.markdown(results, next((p for p in plots if Path(p).stem == "robustness"), None)), ""]
     out += ["## Per brain and circuit", "",
             "`f1-brains report`'s columns (the brain node's run.json: first complete lap, else the whole run; see "
             "docs/lap_statistics.md) over each brain, circuit and mode's repeats: medians over the repeats that "
@@ -150,10 +153,15 @@ def markdown(results: list[dict], gs: list[dict], rank: list[dict], command: str
             "others ended). '-': not recorded.", "",
             markdown_table(["Method", *COLUMNS, "Frames skipped", "Laps completed"],
                            [[g["method"], *cells(g), fmt(g["frames_skipped"], ".0f"), completion(g)] for g in gs])]
-    out += ["## Plots", "", *(f"![{Path(p).stem}]({p})" for p in plots), "",
+    out += ["## Plots", "", *(f"![{Path(p).stem}]({p})" for p in plots if Path(p).stem != "robustness"), "",
             "## Runs", "", "The simulator's lap (offsets from the circuit's centre line, m) and the brain node's "
             "frame counts, per run.", "", runs_table(results)]
     return "\n".join(out)
+
+
+def file_label(mode: str) -> str:
+    """'lockstep noise:8' -> 'lockstep_noise8': a file name without spaces or colons."""
+    return mode.replace(" ", "_").replace(":", "")
 
 
 def plots(gs: list[dict[str, Any]], rank: list[dict[str, Any]], out_dir: Path) -> list[Path]:
@@ -183,7 +191,7 @@ def plots(gs: list[dict[str, Any]], rank: list[dict[str, Any]], out_dir: Path) -
         ax.set_xticks(range(len(circuits)), circuits, rotation=30, ha="right")
         ax.set_yticks(range(len(brains)), brains)
         ax.set_title(f"{mode}: runs completed / runs and deviation MAE (red: none completed)")
-        written.append(save(fig, out_dir / f"heatmap_{mode}.png"))
+        written.append(save(fig, out_dir / f"heatmap_{file_label(mode)}.png"))
 
         columns = (("inference_p99_ms", "worst inference p99 (ms)"), ("frequency_rt", "min iteration frequency (RT, Hz)"))
         fig, axes = plt.subplots(1, len(columns), figsize=(10, 0.45 * len(brains) + 1.8))
@@ -194,7 +202,7 @@ def plots(gs: list[dict[str, Any]], rank: list[dict[str, Any]], out_dir: Path) -
             ax.invert_yaxis()
         axes[1].set_yticklabels([])
         fig.suptitle(f"{mode}, ranking order; green: every run completed, red: not every run")
-        written.append(save(fig, out_dir / f"bars_{mode}.png"))
+        written.append(save(fig, out_dir / f"bars_{file_label(mode)}.png"))
     return written
 
 
@@ -214,7 +222,11 @@ def write(results: list[dict[str, Any]], out_dir: str | Path, command: str,
     gs = groups(results)
     rank = ranking(gs)
     pictures = plots(gs, rank, out_dir / "plots")
-    data = {"command": command, "ranking": rank, "groups": gs, "results": results}
+    stressed = any((r.get("condition") or "none") != "none" for r in results)
+    if stressed:
+        pictures.append(robustness.heatmap(results, out_dir / "plots" / "robustness.png"))
+    data = {"command": command, "ranking": rank, "groups": gs, "results": results,
+            **({"robustness": robustness.margins(results)} if stressed else {})}
     write_json_atomic(out_dir / "results.json", data)
     (out_dir / "results.csv").write_text(csv_text(results))
     text = markdown(results, gs, rank, command, [f"plots/{p.name}" for p in pictures])

@@ -1,0 +1,101 @@
+"""Robustness margins of a stress matrix (evaluate --conditions): per brain and condition family, the strongest
+level at which it still completes its laps, and a brains x conditions picture of completion."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..util.tables import markdown_table
+
+
+def _level(condition: str) -> tuple[str, float]:
+    family, _, level = condition.partition(":")
+    return family, float(level) if level else 0.0
+
+
+def completion(results: list[dict[str, Any]]) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """(brain, mode, condition) -> (runs that completed their laps, runs), over circuits and repeats."""
+    cells: dict[tuple[str, str, str], list[int]] = {}
+    for r in results:
+        key = (Path(str(r["brain"])).stem, r["mode"], r.get("condition") or "none")
+        cell = cells.setdefault(key, [0, 0])
+        cell[0] += bool(r.get("completed"))
+        cell[1] += 1
+    return {k: (done, runs) for k, (done, runs) in cells.items()}
+
+
+def margins(results: list[dict[str, Any]], required: float = 1.0) -> list[dict[str, Any]]:
+    """Per (brain, mode): for each family, the highest level L such that the world as it is and every level of
+    the family up to L kept at least ``required`` of its runs completing; None when the plain world already did
+    not. Harder levels are larger ones for every family but dim (lower is darker)."""
+    cells = completion(results)
+    families = sorted({_level(c)[0] for (_, _, c) in cells if c != "none"})
+    rows = []
+    for brain, mode in dict.fromkeys((b, m) for (b, m, _) in cells):
+        row: dict[str, Any] = {"brain": brain, "mode": mode}
+        done, runs = cells.get((brain, mode, "none"), (0, 0))
+        base_ok = runs == 0 or done >= required * runs
+        for family in families:
+            levels = sorted((_level(c)[1] for (b, m, c) in cells if (b, m) == (brain, mode) and
+                             _level(c)[0] == family), reverse=family == "dim")
+            best = None
+            for level in levels if base_ok else ():
+                done, runs = cells[(brain, mode, f"{family}:{level:g}")]
+                if done < required * runs:
+                    break
+                best = level
+            row[family] = {"margin": best, "levels": levels}
+        rows.append(row)
+    return rows
+
+
+def conditions_of(results: list[dict[str, Any]]) -> list[str]:
+    """The matrix's conditions, none first, then by family and growing strength."""
+    found = {r.get("condition") or "none" for r in results}
+    return sorted(found, key=lambda c: (c != "none", _level(c)[0],
+                                        -_level(c)[1] if _level(c)[0] == "dim" else _level(c)[1]))
+
+
+def markdown(results: list[dict[str, Any]], picture: str | None) -> str:
+    rows = margins(results)
+    families = [k for k in rows[0] if k not in ("brain", "mode")] if rows else []
+    table = [[r["brain"], r["mode"], *(("-" if r[f]["margin"] is None else f"{r[f]['margin']:g}") +
+                                       f" (of {', '.join(f'{v:g}' for v in r[f]['levels'])})" for f in families)]
+             for r in rows]
+    lines = ["## Robustness", "",
+             "Per brain: for each condition family, the strongest level at which every run (all circuits and repeats) "
+             "still completed its laps, the plain world and every weaker level included ('-': not even the plain "
+             "world, or not the weakest level). Dim levels are brightness factors: lower is harder.", "",
+             markdown_table(["brain", "mode", *families], table)]
+    if picture:
+        lines += ["", f"![robustness]({picture})"]
+    return "\n".join(lines)
+
+
+def heatmap(results: list[dict[str, Any]], path: Path) -> Path:
+    """Brains x conditions (per mode), each cell runs completed / runs, coloured by the fraction."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    cells = completion(results)
+    columns = conditions_of(results)
+    rows = list(dict.fromkeys((b, m) for (b, m, _) in cells))
+    share = np.full((len(rows), len(columns)), np.nan)
+    fig, ax = plt.subplots(figsize=(1.1 * len(columns) + 3.5, 0.45 * len(rows) + 2))
+    for i, (brain, mode) in enumerate(rows):
+        for j, condition in enumerate(columns):
+            if (brain, mode, condition) in cells:
+                done, runs = cells[(brain, mode, condition)]
+                share[i, j] = done / runs
+                ax.text(j, i, f"{done}/{runs}", ha="center", va="center", fontsize=8)
+    im = ax.imshow(np.ma.masked_invalid(share), cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+    fig.colorbar(im, ax=ax, label="runs completed (share)")
+    ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right")
+    ax.set_yticks(range(len(rows)), [f"{b} ({m})" for b, m in rows])
+    ax.set_title("Runs completed under each condition")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
