@@ -53,6 +53,16 @@ def test_each_family_does_what_it_says(frame):
     assert perturbed(frame, "none").tobytes() == frame.tobytes()
 
 
+def test_drop_loses_frames_at_its_rate_and_leaves_the_image_alone(frame):
+    drop = CameraPerturbation(Condition.parse("drop:0.3"), seed=1)
+    lost = [drop.drops() for _ in range(2000)]
+    assert 0.27 < np.mean(lost) < 0.33
+    again = CameraPerturbation(Condition.parse("drop:0.3"), seed=1)
+    assert lost == [again.drops() for _ in range(2000)]   # seeded: the same frames lost
+    assert drop.apply(frame.copy()).tobytes() == frame.tobytes()
+    assert not any(CameraPerturbation(Condition.parse("noise:8")).drops() for _ in range(100))
+
+
 def test_noise_is_seeded(frame):
     assert np.array_equal(perturbed(frame, "noise:8", seed=3), perturbed(frame, "noise:8", seed=3))
     assert not np.array_equal(perturbed(frame, "noise:8", seed=3), perturbed(frame, "noise:8", seed=4))
@@ -70,11 +80,16 @@ def test_a_condition_is_a_column_of_the_matrix(tmp_path, monkeypatch):
     monkeypatch.setenv("ROS_HOME", str(tmp_path / "ros"))
     out = tmp_path / "out"
     assert main(["evaluate", "--brains", "explicit", "--circuits", "simple_circuit", "--conditions", "none",
-                 "noise:16", "--out", str(out)]) == 0
+                 "noise:16", "drop:0.3", "--out", str(out)]) == 0
     sim = json.loads((out / "explicit/simple_circuit/lockstep.noise16/r0/sim_summary.json").read_text())
     assert sim["condition"] == "noise:16" and sim["end_reason"] == "completed 1 lap(s)"
     plain = json.loads((out / "explicit/simple_circuit/lockstep/r0/sim_summary.json").read_text())
     assert plain["condition"] == "none"
     assert sim["laps"][0]["mean_abs_offset"] != plain["laps"][0]["mean_abs_offset"]   # it saw other frames
+    dropped = json.loads((out / "explicit/simple_circuit/lockstep.drop0.3/r0/sim_summary.json").read_text())
+    assert dropped["end_reason"] == "completed 1 lap(s)" and plain["frames_dropped"] == 0
+    assert 0.25 < dropped["frames_dropped"] / (dropped["frames"] + dropped["frames_dropped"]) < 0.35
+    brain = json.loads((out / "explicit/simple_circuit/lockstep.drop0.3/r0/brain_summary.json").read_text())
+    assert brain["frames"]["received"] == dropped["frames"]   # what was dropped never reached the brain
     text = (out / "results.md").read_text()
     assert "| explicit (explicit) simple_circuit lockstep noise:16 |" in text

@@ -18,7 +18,7 @@ a summary JSON goes to ``~summary_file``; with ``~exit_on_end`` the node exits (
 otherwise a reset starts the next run; in realtime mode the world then goes on meanwhile (clock, camera and
 odometry keep coming, the car stays where the run ended), as a Gazebo world outlives a run.
 ``~condition``: a stress condition applied to every camera frame (sim/conditions.py: ``noise:8``, ``blur:2``,
-``jpeg:20``, ``dim:0.5``; default none), seeded by ``~condition_seed``.
+``jpeg:20``, ``dim:0.5``, ``drop:0.3``: frames lost; default none), seeded by ``~condition_seed``.
 Services ``~reset``, ``~pause``, ``~unpause`` (std_srvs/Empty); with ``~gazebo_services`` also Gazebo's
 ``/gazebo/pause_physics``, ``/gazebo/unpause_physics``, ``/gazebo/reset_world`` (back to the start, the clock goes
 on) and ``/gazebo/reset_simulation`` (the clock restarts at 0), which BehaviorMetrics calls. ``~world_file``: a
@@ -123,6 +123,7 @@ class SimNode:
         self._reset_requested = threading.Event()
         self._reset_keeps_time = False
         self.frames = 0
+        self.frames_dropped = 0
         self.image = None
         self._had_subscriber = False   # the camera had a subscriber (the brain) when the run started
         self.brain_node = str(p("brain_node", ""))   # watched: its death ends the run with that reason
@@ -265,6 +266,12 @@ class SimNode:
         self.publish_odom()
         self.frames += 1
 
+    def frame_dropped(self) -> bool:
+        """The condition drop:P lost this period's frame (counted)."""
+        dropped = self.perturbation is not None and self.perturbation.drops()
+        self.frames_dropped += dropped
+        return dropped
+
     def publish_odom(self) -> None:
         car, stamp = self.sim.car, sim_stamp(self.sim.time)
         odom = Odometry()
@@ -314,7 +321,10 @@ class SimNode:
                 if gone := self.brain_gone():
                     self.sim.end(gone)
                     break
-            if self.sim.time >= next_frame:
+            if self.sim.time >= next_frame and self.frame_dropped():
+                self.publish_odom()
+                next_frame += self.period
+            elif self.sim.time >= next_frame:
                 restarts = self.renderer_restarts
                 self.publish_frame()
                 if self.renderer_restarts != restarts:   # the world stood still while its camera restarted
@@ -335,6 +345,10 @@ class SimNode:
                 time.sleep(0.05)
                 continue
             previous = self.cmd
+            if self.frame_dropped():   # the brain gets nothing this period: its last command stays in force
+                self.publish_odom()
+                self.sim.camera_period(previous, previous, self.period, self.latency, at_landing=self.publish_clock)
+                continue
             self.check_publishers()
             with self._cmd_cond:
                 seen = self.cmd_count
@@ -390,7 +404,7 @@ class SimNode:
 
     def _run_once(self) -> dict[str, Any]:
         self._apply_reset()   # a reset that ended the wait between runs
-        wall0, frames0, restarts0 = time.monotonic(), self.frames, self.renderer_restarts
+        wall0, frames0, restarts0, dropped0 = time.monotonic(), self.frames, self.renderer_restarts, self.frames_dropped
         try:
             (self.run_lockstep if self.mode == "lockstep" else self.run_realtime)()
         except RendererCrashed as e:
@@ -401,7 +415,7 @@ class SimNode:
         self.publish_clock()
         self.publish_odom()   # where the run ended (e.g. across the finish line)
         summary = {**self.sim.summary(), "mode": self.mode, "condition": str(self.condition),
-                   "frames": self.frames - frames0,
+                   "frames": self.frames - frames0, "frames_dropped": self.frames_dropped - dropped0,
                    "wall_time_s": time.monotonic() - wall0, "renderer_restarts": self.renderer_restarts - restarts0}
         self.pub_end.publish(String(data=self.sim.end_reason))
         rospy.loginfo("f1_sim: run ended: %s", self.sim.end_reason)

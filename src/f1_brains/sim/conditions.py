@@ -1,5 +1,5 @@
-"""Stress conditions: named, levelled, seeded perturbations of the camera image, applied by the simulator after
-rendering (so every brain of a matrix sees the same perturbed frames for a given seed).
+"""Stress conditions: named, levelled, seeded perturbations of the camera, applied by the simulator after rendering
+(so every brain of a matrix sees the same perturbed frames for a given seed).
 
 A condition is written ``family:level`` (``none`` for the world as it is):
 
@@ -9,6 +9,7 @@ A condition is written ``family:level`` (``none`` for the world as it is):
 | blur | 0.5-8 | Gaussian blur, sigma in pixels (defocus, motion) |
 | jpeg | 5-95 | JPEG compression at this quality (a compressed image transport) |
 | dim | 0.1-0.95 | every pixel scaled by the level (dusk, a darker world) |
+| drop | 0.05-0.9 | each frame lost with this probability (the brain's last command stays in force) |
 
 Levels outside the range are refused with the range, before anything runs.
 """
@@ -26,6 +27,7 @@ FAMILIES: dict[str, tuple[float, float, str]] = {   # family: (lowest level, hig
     "blur": (0.5, 8.0, "sigma, pixels"),
     "jpeg": (5.0, 95.0, "quality"),
     "dim": (0.1, 0.95, "brightness factor"),
+    "drop": (0.05, 0.9, "probability a frame is lost"),
 }
 
 
@@ -65,6 +67,10 @@ class CameraPerturbation:
     def __init__(self, condition: Condition, seed: int = 0) -> None:
         self.condition = condition
         self.rng = np.random.default_rng(seed)
+
+    def drops(self) -> bool:
+        """Whether the next frame is lost (family drop); draws from the seeded generator only then."""
+        return self.condition.family == "drop" and bool(self.rng.random() < self.condition.level)
 
     def apply(self, image: np.ndarray) -> np.ndarray:
         family, level = self.condition.family, self.condition.level
