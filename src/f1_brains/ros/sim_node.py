@@ -13,9 +13,9 @@ planar-move plugin, which keeps the last command for ever. More than one publish
 The run ends on: hit the wall (off track on a points file without walls), stuck, ``~laps`` completed, ``~timeout``,
 (lockstep) a brain silent for ``~brain_timeout`` wall seconds, or, checked each second that commands are missing,
 the brain gone: the ROS master unreachable, the node named ``~brain_node`` exited or killed (before its first
-command too), or its camera subscription / cmd_vel publication closed. The reason goes to ``~run_end`` (std_msgs/String, latched) and the log;
-a summary JSON goes to ``~summary_file``; with ``~exit_on_end`` the node exits (headless runs end),
-otherwise a reset starts the next run; in realtime mode the world then goes on meanwhile (clock, camera and
+command too), or its camera subscription / cmd_vel publication closed. The reason goes to ``~run_end``
+(std_msgs/String, latched) and the log; a summary JSON goes to ``~summary_file``; with ``~exit_on_end`` the node
+exits (headless runs end), otherwise a reset starts the next run; in realtime mode the world then goes on meanwhile (clock, camera and
 odometry keep coming, the car stays where the run ended), as a Gazebo world outlives a run.
 ``~condition``: a stress condition applied to every camera frame (sim/conditions.py: ``noise:8``, ``blur:2``,
 ``jpeg:20``, ``dim:0.5``, ``drop:0.3``: frames lost; default none), seeded by ``~condition_seed``.
@@ -46,9 +46,9 @@ from std_srvs.srv import Empty, EmptyResponse
 from ..errors import F1BrainsError
 from ..sim.cameras import make_camera
 from ..sim.conditions import CameraPerturbation, Condition
-from ..sim.renderer_process import RendererCrashed
 from ..sim.kinematics import Accel
 from ..sim.renderer import HEIGHT, WIDTH, Appearance, camera_matrix
+from ..sim.renderer_process import RendererCrashed
 from ..sim.simulation import PHYSICS_DT, RunLimits, Simulation
 from ..util.files import check_writable_dir, write_json_atomic
 from ..util.tables import markdown_table
