@@ -89,6 +89,8 @@ def test_a_matrix_on_a_two_node_ray_cluster_matches_the_local_pool(ray_cluster, 
         assert {"result.json", "run.json", "frames.csv", "sim_summary.json", "brain_summary.json",
                 "launch.log"} <= names
         assert names == {p.name for p in (tmp_path / "local" / key).iterdir()}
+        # Ray's worker blocks SIGINT: unless the launch unblocks it, every node ignored Ctrl-C at the run's end
+        assert "escalating to SIGTERM" not in (tmp_path / "ray" / key / "launch.log").read_text()
 
 
 def test_a_cluster_that_is_not_there_is_one_clear_error_before_any_run(tmp_path, capsys):

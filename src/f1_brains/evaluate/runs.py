@@ -125,7 +125,7 @@ def run_one(spec: RunSpec, out_root: Path, port: int | None = None,
            f"out:={out}"]
     error, interrupted = None, False
     with open(out / "launch.log", "w") as log:
-        launch = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        launch = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_signals_as_usual)
         try:
             launch.wait(timeout=spec.wall_limit()) if stop is None else _wait_or_stop(launch, spec, stop)
         except subprocess.TimeoutExpired:
@@ -152,6 +152,12 @@ def run_one(spec: RunSpec, out_root: Path, port: int | None = None,
     result["recorded"] = recorded(out)
     write_json_atomic(out / "result.json", result)
     return result
+
+
+def _signals_as_usual() -> None:
+    """In the child before exec: SIGINT deliverable. A Ray worker's thread blocks it, children inherit the mask, and
+    roslaunch's nodes then ignore Ctrl-C: each run's shutdown waited 15 s per node for the SIGTERM escalation."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def _wait_or_stop(launch: subprocess.Popen, spec: RunSpec, stop: threading.Event) -> None:
