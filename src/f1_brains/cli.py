@@ -196,7 +196,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate.runs import Interrupted, RunSpec, evaluate
     from .results import aggregate
     from .util.files import write_json_atomic
-    from .sim.conditions import Condition
+    from .core.conditions import Condition
     brains, circuits = matrix_names(args)
     conditions = [str(Condition.parse(c)) for c in args.conditions]   # refused here, before any run
     specs = [RunSpec(b, c, m, args.laps, r, args.timeout, k) for b in brains for c in circuits for m in args.modes

@@ -57,7 +57,7 @@ def summarize_repeats(runs: list[dict[str, Any]]) -> dict[str, Any]:
     done = [r for r in runs if r["completed"]]
     pool, first = done or runs, runs[0]
     backend = next((r["backend"] for r in runs if r.get("backend")), None)
-    group = {k: first[k] for k in ("brain", "circuit", "mode")}
+    group = {k: first[k] for k in ("brain", "circuit", "mode", "condition")}
     group.update({k: _or_none(max if k in WORST else statistics.median, _values(pool, k)) for k in SEEDS})
     reasons = list(dict.fromkeys(str(r["end_reason"]) for r in runs if not r["completed"]))
     group.update(backend=backend, method=f"{group['brain']} ({backend}) {group['circuit']} {group['mode']}",
@@ -117,7 +117,8 @@ def runs_table(results: list[dict[str, Any]]) -> str:
     rows = []
     for r in results:
         f, rec = r.get("frames") or {}, r.get("recorded") or {}
-        rows.append([Path(str(r["brain"])).stem, Path(str(r["circuit"])).stem, r["mode"], str(r.get("repeat", 0)),
+        rows.append([Path(str(r["brain"])).stem, Path(str(r["circuit"])).stem, flat(r)["mode"],
+                     str(r.get("repeat", 0)),
                      str(r["end_reason"]), *(fmt(rec.get(k), spec) for k, spec in numbers),
                      f"{f.get('processed', '-')} / {f.get('skipped', '-')}", fmt(r.get("inference_p50_ms"), ".3f")])
     return markdown_table(["brain", "circuit", "mode", "repeat", "result", "lap time s", "avg speed m/s",
@@ -221,7 +222,7 @@ def write(results: list[dict[str, Any]], out_dir: str | Path, command: str,
     out_dir = Path(out_dir)
     gs = groups(results)
     rank = ranking(gs)
-    pictures = plots(gs, rank, out_dir / "plots")
+    pictures = plots([g for g in gs if g["condition"] == "none"], rank, out_dir / "plots")   # stress: robustness.png
     stressed = any((r.get("condition") or "none") != "none" for r in results)
     if stressed:
         pictures.append(robustness.heatmap(results, out_dir / "plots" / "robustness.png"))

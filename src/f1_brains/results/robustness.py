@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..core.conditions import Condition
 from ..util.tables import markdown_table
 
 
-def _level(condition: str) -> tuple[str, float]:
-    family, _, level = condition.partition(":")
-    return family, float(level) if level else 0.0
+def _parse(condition: str) -> Condition:
+    return Condition.parse(condition)
 
 
 def completion(results: list[dict[str, Any]]) -> dict[tuple[str, str, str], tuple[int, int]]:
@@ -25,26 +25,26 @@ def completion(results: list[dict[str, Any]]) -> dict[tuple[str, str, str], tupl
 
 
 def margins(results: list[dict[str, Any]], required: float = 1.0) -> list[dict[str, Any]]:
-    """Per (brain, mode): for each family, the highest level L such that the world as it is and every level of
-    the family up to L kept at least ``required`` of its runs completing; None when the plain world already did
-    not. Harder levels are larger ones for every family but dim (lower is darker)."""
+    """Per (brain, mode): for each family, the harshest level L such that the world as it is and every milder level
+    of the family kept at least ``required`` of its runs completing; None when the plain world already did not, or
+    the mildest level. Lower levels are the harsher ones for jpeg (quality) and dim (brightness)."""
     cells = completion(results)
-    families = sorted({_level(c)[0] for (_, _, c) in cells if c != "none"})
+    conditions = [_parse(c) for c in conditions_of(results) if c != "none"]   # mild to harsh
+    families = sorted({c.family for c in conditions})
     rows = []
     for brain, mode in dict.fromkeys((b, m) for (b, m, _) in cells):
         row: dict[str, Any] = {"brain": brain, "mode": mode}
         done, runs = cells.get((brain, mode, "none"), (0, 0))
         base_ok = runs == 0 or done >= required * runs
         for family in families:
-            levels = sorted((_level(c)[1] for (b, m, c) in cells if (b, m) == (brain, mode) and
-                             _level(c)[0] == family), reverse=family == "dim")
+            tried = [c for c in conditions if c.family == family and (brain, mode, str(c)) in cells]
             best = None
-            for level in levels if base_ok else ():
-                done, runs = cells[(brain, mode, f"{family}:{level:g}")]
+            for condition in tried if base_ok else ():
+                done, runs = cells[(brain, mode, str(condition))]
                 if done < required * runs:
                     break
-                best = level
-            row[family] = {"margin": best, "levels": levels}
+                best = condition.level
+            row[family] = {"margin": best, "levels": [c.level for c in tried]}
         rows.append(row)
     return rows
 
@@ -52,8 +52,7 @@ def margins(results: list[dict[str, Any]], required: float = 1.0) -> list[dict[s
 def conditions_of(results: list[dict[str, Any]]) -> list[str]:
     """The matrix's conditions, none first, then by family and growing strength."""
     found = {r.get("condition") or "none" for r in results}
-    return sorted(found, key=lambda c: (c != "none", _level(c)[0],
-                                        -_level(c)[1] if _level(c)[0] == "dim" else _level(c)[1]))
+    return sorted(found, key=lambda c: _parse(c).strength)
 
 
 def markdown(results: list[dict[str, Any]], picture: str | None) -> str:
@@ -63,9 +62,10 @@ def markdown(results: list[dict[str, Any]], picture: str | None) -> str:
                                        f" (of {', '.join(f'{v:g}' for v in r[f]['levels'])})" for f in families)]
              for r in rows]
     lines = ["## Robustness", "",
-             "Per brain: for each condition family, the strongest level at which every run (all circuits and repeats) "
+             "Per brain: for each condition family, the harshest level at which every run (all circuits and repeats) "
              "still completed its laps, the plain world and every weaker level included ('-': not even the plain "
-             "world, or not the weakest level). Dim levels are brightness factors: lower is harder.", "",
+             "world, or not the mildest level). Levels listed mild to harsh (jpeg quality and dim brightness: lower is "
+             "harsher).", "",
              markdown_table(["brain", "mode", *families], table)]
     if picture:
         lines += ["", f"![robustness]({picture})"]

@@ -15,50 +15,12 @@ Levels outside the range are refused with the range, before anything runs.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
-from ..errors import ConfigError
+from ..core.conditions import Condition
 
-FAMILIES: dict[str, tuple[float, float, str]] = {   # family: (lowest level, highest level, unit)
-    "noise": (1.0, 64.0, "sigma, 8-bit levels"),
-    "blur": (0.5, 8.0, "sigma, pixels"),
-    "jpeg": (5.0, 95.0, "quality"),
-    "dim": (0.1, 0.95, "brightness factor"),
-    "drop": (0.05, 0.9, "probability a frame is lost"),
-}
-
-
-@dataclass(frozen=True)
-class Condition:
-    family: str = "none"
-    level: float = 0.0
-
-    @classmethod
-    def parse(cls, text: str) -> "Condition":
-        """``none`` or ``family:level``; ConfigError naming the families or the level's range otherwise."""
-        text = str(text).strip()
-        if text in ("", "none"):
-            return cls()
-        family, _, level = text.partition(":")
-        if family not in FAMILIES:
-            raise ConfigError(f"unknown condition {text!r}: families are "
-                              + ", ".join(f"{f} ({lo:g}-{hi:g}, {unit})" for f, (lo, hi, unit) in FAMILIES.items())
-                              + "; write family:level, or none")
-        lo, hi, unit = FAMILIES[family]
-        try:
-            value = float(level)
-        except ValueError:
-            raise ConfigError(f"condition {text!r}: the level must be a number ({family}:{lo:g} to "
-                              f"{family}:{hi:g}, {unit})") from None
-        if not lo <= value <= hi:
-            raise ConfigError(f"condition {text!r}: {family} levels run from {lo:g} to {hi:g} ({unit})")
-        return cls(family, value)
-
-    def __str__(self) -> str:
-        return "none" if self.family == "none" else f"{self.family}:{self.level:g}"
+__all__ = ["CameraPerturbation", "Condition"]
 
 
 class CameraPerturbation:
