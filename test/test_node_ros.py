@@ -215,7 +215,7 @@ def test_a_brain_killed_mid_run_ends_the_run_at_once_saying_so(tmp_path, mode):
         output[-3000:]
     assert time.monotonic() - killed < 15 and 0 < sim["sim_time_s"] < 20
     frames = (tmp_path / "run" / "frames.csv.partial").read_text().splitlines()   # what the killed brain recorded
-    assert len(frames) > 40 and frames[0].startswith("lap,t_sim")
+    assert len(frames) > 10 and frames[0].startswith("lap,t_sim")
 
 
 @pytest.mark.slow
