@@ -16,7 +16,6 @@ import pytest
 from conftest import free_port
 
 from f1_brains.cli import main
-from f1_brains.evaluate.runs import RunSpec, evaluate
 
 if importlib.util.find_spec("ray") is None:   # not imported here: Ray reads its token settings when first imported
     pytest.skip("ray is not installed", allow_module_level=True)
