@@ -9,7 +9,6 @@ from f1_brains.results.laps import (
     FrameSample,
     LapSplitter,
     OdomSample,
-    bm_position_deviation,
     lap_statistics,
     run_statistics,
     reference_from_points,
@@ -84,15 +83,6 @@ def test_missing_odometry_invalidates_the_lap(ring):
     odom = drive(seconds=30)
     splitter = split(ring, odom[:100] + odom[150:])         # 2.5 s without odometry
     assert "odometry missing for 2.5 s" in splitter.laps[0].invalid_reason
-
-
-def test_bm_position_deviation_is_exponential_and_unitless(ring):
-    perfect = [OdomSample(i, i, x, y, 1.0) for i, (x, y) in enumerate(ring.points)]
-    mae, total = bm_position_deviation(ring.points[::10], perfect)
-    assert mae == pytest.approx(1.0, abs=1e-6) and total == pytest.approx(len(ring.points[::10]), abs=1e-4)
-    offset = drive(offset=0.5)
-    mae, _ = bm_position_deviation(ring.points[::10], offset)
-    assert mae == pytest.approx(1000 ** 0.5, rel=0.02)   # 31.6 for 0.5 m: BM's scale, not metres
 
 
 def test_suddenness_and_timing_summaries(ring):

@@ -48,7 +48,12 @@ def test_files_are_written_after_each_lap_and_the_partial_lap_is_incomplete(ring
     assert first["complete"] and first["lap_seconds"] == pytest.approx(2 * math.pi * R / SPEED, abs=2e-3)
     assert first["position_deviation_mae_m"] < 0.01 and first["frames_processed"] == pytest.approx(628, abs=1)
     assert not partial["complete"] and partial["invalid_reason"] == "run ended mid-lap: stopped by Ctrl-C"
-    assert data["bm"]["lap_seconds"] == first["lap_seconds"] and data["bm"]["gpu_inference"] is False
+    # BM's keys cover the whole recording (35 s, 349.5 m). Checkpoints every 2 m count when within 5 m, the first
+    # for free: (349.5 + 5) / 2 + 1 of 157 = 113.5%. Its lap ends when the last checkpoint (2 m before the line)
+    # is within 5 m: (314.2 - 7) / 10 = 30.7 s, in whole seconds 30.
+    bm = data["bm"]
+    assert bm["lap_seconds"] == 30 and bm["percentage_completed"] == pytest.approx(113.5, abs=0.7)
+    assert bm["experiment_total_simulated_time"] == 34 and bm["gpu_inference"] is False
     assert data["bm"]["position_deviation_mae"] == pytest.approx(1.0, abs=0.05)   # 1000**0 on the line
     rows = (tmp_path / "frames.csv").read_text().splitlines()
     assert rows[0].startswith("lap,t_sim,t_wall,x,y") and len(rows) == 701
@@ -169,3 +174,13 @@ def test_reference_from_a_behaviormetrics_perfect_lap_bag(tmp_path):
         load_reference(bag=str(tmp_path / "missing.bag"))
     with pytest.raises(ConfigError, match="needs a circuit"):
         load_reference()
+
+
+def test_bm_keys_cover_every_lap_of_the_recording(ring, tmp_path):
+    """BM's deviation walk goes on over every lap (laps share their boundary sample: counted once)."""
+    recorder = LapRecorder(ring, tmp_path, {"brain": "b"})
+    assert feed(recorder, 66) == 2
+    bm = recorder.run_data("done", received=1320)["bm"]
+    assert bm["position_deviation_mae"] == pytest.approx(1.0, abs=0.02)     # on the line: 1000**0
+    assert bm["position_deviation_total_err"] == pytest.approx(659.5 / 2, rel=0.03)   # a checkpoint per 2 m driven
+    assert bm["percentage_completed"] > 200 and bm["frame_rate"] == pytest.approx(1320 / 65)

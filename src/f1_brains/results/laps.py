@@ -4,8 +4,8 @@ Definitions (docs/lap_statistics.md has the full list and how they relate to Beh
 - a lap is one reference-line length of progress along the reference line, in whichever direction the car
   drives, from wherever it starts; the lap time interpolates the crossing between two odometry samples;
 - position deviation is the exact distance from the car to the reference polyline (metres): MAE, RMSE, max;
-- ``bm_position_deviation_mae`` is BehaviorMetrics' number: for every reference point the distance to the
-  trajectory, then the mean of 1000**d (unitless, exponential, not metres);
+- ``position_deviation_mae`` (no ``_m``) is BehaviorMetrics' number over the lap (bm_metrics.spline_deviation):
+  for every reference checkpoint the distance to the trajectory, then the mean of 1000**d (unitless, exponential);
 - suddenness distance is the mean |(v, w)_t - (v, w)_t-1| of the raw network outputs.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..util.timing import summarize
 from ..worlds.track import Track
+from .bm_metrics import spline_deviation
 
 MAX_ODOM_GAP = 1.0      # s of sim time without odometry before the lap is invalid
 MAX_JUMP_SPEED = 60.0   # m/s: faster apparent motion between two odometry samples is a teleport/reset
@@ -151,25 +152,6 @@ def distance_driven(odom: Sequence[OdomSample]) -> float:
     return float(np.hypot(*np.diff(xy, axis=0).T).sum()) if len(xy) > 1 else 0.0
 
 
-def bm_position_deviation(reference_points: np.ndarray, odom: Sequence[OdomSample]) -> tuple[float, float]:
-    """BehaviorMetrics' (position_deviation_mae, position_deviation_total_err): for each reference point the
-    distance d (m) to the driven trajectory (here a polyline through the odometry), then mean and sum of
-    1000**d. Exponential and unitless, as BM defines it; not a distance in metres."""
-    traj = np.array([(o.x, o.y) for o in odom]).reshape(-1, 2)
-    if len(traj) < 2:
-        return float("nan"), float("nan")
-    a, b = traj[:-1], traj[1:]
-    ab = b - a
-    denom = np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-12)
-    errors = []
-    for p in np.asarray(reference_points):
-        t = np.clip(np.einsum("ij,ij->i", p - a, ab) / denom, 0, 1)
-        d = np.hypot(*(a + t[:, None] * ab - p).T).min()
-        errors.append(1000.0 ** d)
-    errors = np.array(errors)
-    return float(errors.mean()), float(errors.sum())
-
-
 def suddenness(frames: Sequence[FrameSample]) -> float:
     if len(frames) < 2:
         return float("nan")
@@ -230,5 +212,5 @@ def lap_statistics(lap: Lap, reference: Track, target_rate: float,
     }
     if bm_reference_points is not None and lap.complete:
         stats["position_deviation_mae"], stats["position_deviation_total_err"] = \
-            bm_position_deviation(bm_reference_points, odom)
+            spline_deviation(np.array([(o.x, o.y) for o in odom]), bm_reference_points)
     return stats

@@ -279,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
             reference, checkpoints = load_reference(circuit, bag)
             meta = run_metadata(brain.describe(), circuit or bag, rospy.get_param("~run_mode", ""),
                                 int(rospy.get_param("~seed", -1)))
-            recorder = LapRecorder(reference, out, meta, float(rospy.get_param("~target_rate", 20.0)), checkpoints)
+            card = getattr(brain, "card", None)
+            recorder = LapRecorder(reference, out, meta, float(rospy.get_param("~target_rate", 20.0)), checkpoints,
+                                   card.normalize_outputs if card is not None else None)
     except F1BrainsError as e:
         return fatal(str(e))
     node = BrainNode(brain, rospy.get_param("~camera_topic", CAMERA_TOPIC),

@@ -14,11 +14,12 @@ import platform
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from ..core.backends.base import is_gpu
+from ..results.bm_metrics import pilot_metrics, recording_metrics
 from ..results.laps import FrameSample, LapSplitter, OdomSample, lap_statistics, run_statistics
 from ..results.run_file import CSV_COLUMNS, SCHEMA_VERSION
 from ..util.files import write_json_atomic, write_text_atomic
@@ -31,9 +32,12 @@ JOURNAL = "frames.csv.partial"
 
 class LapRecorder:
     def __init__(self, reference: Track, out_dir: str | Path, metadata: dict[str, Any], target_rate: float = 20.0,
-                 bm_reference_points: np.ndarray | None = None) -> None:
+                 bm_reference_points: np.ndarray | None = None,
+                 output_normalizer: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> None:
+        """``output_normalizer``: (v, w) -> the network's outputs (the card's), for BM's suddenness; None without
+        a network."""
         self.reference, self.out_dir, self.metadata = reference, Path(out_dir), metadata
-        self.target_rate = target_rate
+        self.target_rate, self.output_normalizer = target_rate, output_normalizer
         self.bm_points = bm_reference_points if bm_reference_points is not None else reference.points[::4]
         self.splitter = LapSplitter(reference)
         self.rows: list[tuple] = []
@@ -103,10 +107,29 @@ class LapRecorder:
             per_lap = [lap_statistics(lap, self.reference, self.target_rate, self.bm_points)
                        for lap in laps if len(lap.odom) > 1]   # a lone sample after the finish is no lap
             run = run_statistics(laps, self.reference, self.target_rate, received, skipped)
+            odom = [o for lap in laps for o in lap.odom]
+            odom = [o for i, o in enumerate(odom) if i == 0 or o is not odom[i - 1]]   # laps share their boundary
+            frames = [f for lap in laps for f in lap.frames]
         complete = [s for s in per_lap if s["complete"]]
         return {"schema_version": SCHEMA_VERSION, "metadata": self.metadata, "end_reason": end_reason,
                 "laps_completed": len(complete), "laps": per_lap, "run": run,
-                "bm": bm_keys(complete[0] if complete else run, run, self.metadata)}
+                "bm": self.bm_section(odom, frames, run, received)}
+
+    def bm_section(self, odom: list[OdomSample], frames: list[FrameSample], run: dict[str, Any],
+                   received: int) -> dict[str, Any]:
+        """BehaviorMetrics' stats keys as BM computes them from a recording of the whole run
+        (results/bm_metrics.py): odometry from first to last sample; a reset adds no time."""
+        if not odom:
+            return {}
+        t = np.array([o.t for o in odom])
+        clock = t[0] + np.concatenate([[0.0], np.cumsum(np.clip(np.diff(t), 0.0, None))])
+        section = recording_metrics(np.array([(o.x, o.y) for o in odom]), clock, clock[0], clock[-1],
+                                    self.bm_points)
+        section.update(pilot_metrics(frames, received, section["experiment_total_simulated_time"],
+                                     run.get("real_time_factor"), self.target_rate, self.output_normalizer))
+        section["experiment_total_real_time"] = run["wall_time_s"]
+        section["gpu_inference"] = is_gpu(str(self.metadata.get("device", "cpu")))
+        return section
 
     def write(self, end_reason: str | None = None, received: int = 0, skipped: int = 0) -> Path:
         """run.json first (the statistics), then frames.csv, each atomically; raises OSError (e.g. a full disk)
@@ -128,27 +151,6 @@ class LapRecorder:
                 self._close_journal()
             self.journal_path.unlink(missing_ok=True)
         return path
-
-
-def bm_keys(lap: dict[str, Any], run: dict[str, Any], metadata: dict[str, Any]) -> dict[str, Any]:
-    """BehaviorMetrics' stats keys, where our definitions match theirs (docs/lap_statistics.md)."""
-    freq_rt, freq_sim = lap["brain_iterations_frequency_real_time"], lap["brain_iterations_frequency_simulated_time"]
-    return {
-        "completed_distance": lap["completed_distance"], "average_speed": lap["average_speed"],
-        "percentage_completed": lap["percentage_completed"],
-        "position_deviation_mae": lap.get("position_deviation_mae"),
-        "position_deviation_total_err": lap.get("position_deviation_total_err"),
-        "lap_seconds": lap["lap_seconds"],
-        "experiment_total_simulated_time": run["sim_time_s"], "experiment_total_real_time": run["wall_time_s"],
-        "brain_iterations_frequency_real_time": freq_rt, "brain_iterations_frequency_simulated_time": freq_sim,
-        "mean_brain_iterations_real_time": 1 / freq_rt if freq_rt else None,
-        "mean_brain_iterations_simulated_time": 1 / freq_sim if freq_sim else None,
-        "target_brain_iterations_real_time": lap["target_brain_iterations_real_time"],
-        "target_brain_iterations_simulated_time": lap["target_brain_iterations_simulated_time"],
-        "mean_inference_time": lap["mean_inference_time"], "real_time_factor": lap["real_time_factor"],
-        "suddenness_distance": lap["suddenness_distance"],
-        "gpu_inference": is_gpu(str(metadata.get("device", "cpu"))),
-    }
 
 
 def run_metadata(brain_about: dict[str, Any], circuit: str, mode: str, seed: int) -> dict[str, Any]:
