@@ -80,7 +80,7 @@ def test_a_condition_is_a_column_of_the_matrix(tmp_path, monkeypatch):
     monkeypatch.setenv("ROS_HOME", str(tmp_path / "ros"))
     out = tmp_path / "out"
     assert main(["evaluate", "--brains", "explicit", "--circuits", "simple_circuit", "--conditions", "none",
-                 "noise:16", "drop:0.3", "--out", str(out)]) == 0
+                 "noise:16", "drop:0.3", "latency:100", "--out", str(out)]) == 0
     sim = json.loads((out / "explicit/simple_circuit/lockstep.noise16/r0/sim_summary.json").read_text())
     assert sim["condition"] == "noise:16" and sim["end_reason"] == "completed 1 lap(s)"
     plain = json.loads((out / "explicit/simple_circuit/lockstep/r0/sim_summary.json").read_text())
@@ -91,5 +91,8 @@ def test_a_condition_is_a_column_of_the_matrix(tmp_path, monkeypatch):
     assert 0.25 < dropped["frames_dropped"] / (dropped["frames"] + dropped["frames_dropped"]) < 0.35
     brain = json.loads((out / "explicit/simple_circuit/lockstep.drop0.3/r0/brain_summary.json").read_text())
     assert brain["frames"]["received"] == dropped["frames"]   # what was dropped never reached the brain
+    late = json.loads((out / "explicit/simple_circuit/lockstep.latency100/r0/sim_summary.json").read_text())
+    assert late["condition"] == "latency:100" and late["end_reason"] == "completed 1 lap(s)"
+    assert late["laps"][0]["mean_abs_offset"] > plain["laps"][0]["mean_abs_offset"]   # corrections 100 ms late
     text = (out / "results.md").read_text()
     assert "| explicit (explicit) simple_circuit lockstep noise:16 |" in text

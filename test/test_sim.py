@@ -7,6 +7,7 @@ import pytest
 from f1_brains.core.explicit import ExplicitBrain, line_error
 from f1_brains.errors import ConfigError
 from f1_brains.sim import kinematics, offline
+from f1_brains.sim.command_delay import DelayedCommands
 from f1_brains.sim.kinematics import CarState
 from f1_brains.sim.renderer import Appearance, Renderer
 from f1_brains.sim.simulation import RunLimits, Simulation
@@ -174,6 +175,35 @@ def test_planar_move_applies_the_command_at_once_and_honours_linear_y():
     limited = kinematics.step(CarState(), 100.0, 0.0, 0.1, accel=kinematics.Accel(linear=10.0))
     assert limited.v == pytest.approx(1.0)                    # the optional acceleration limit
     assert kinematics.step(CarState(), 100.0, 0.0, 0.1).v == kinematics.MAX_SPEED
+
+
+def test_commands_land_after_their_latency_even_several_periods_later(ring):
+    """A command decided on frame k drives from k * 50 ms + latency on; with 120 ms, three are in flight."""
+    sim = Simulation(ring, RunLimits(laps=0, timeout=0, stuck_time=0), start_s=0.0)
+    commands = DelayedCommands(0.12)
+    landings = []
+    speeds = []
+    for k in range(8):
+        commands.decide((float(k + 1), 0.0))          # frame k asks for k + 1 m/s
+        sim.camera_period(commands, 0.05, at_landing=lambda: landings.append(round(sim.time, 6)))
+        speeds.append(sim.car.v)
+    assert landings == pytest.approx([0.12 + 0.05 * k for k in range(6)])
+    assert speeds == [0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]   # at each period's end: two periods behind
+    start = ring.pose_at(0.0)
+    # metres driven: 0.05 s each at 1..5 m/s from 0.12 s on, then 6 m/s from 0.37 s to the end (0.4 s)
+    assert math.hypot(sim.car.x - start[0], sim.car.y - start[1]) == pytest.approx(
+        0.05 * (1 + 2 + 3 + 4 + 5) + 0.03 * 6, rel=1e-3)
+    with pytest.raises(ValueError, match="cannot be negative"):
+        DelayedCommands(-0.01)
+
+
+def test_a_short_latency_drives_as_before_and_a_long_one_costs_the_expert_time():
+    track = circuits.named("simple_circuit")
+    brain = ExplicitBrain()
+    quick = offline.drive(track, brain, latency=0.02)
+    late = offline.drive(track, ExplicitBrain(), latency=0.12)
+    assert quick.end_reason == late.end_reason == "completed 1 lap(s)"
+    assert late.laps[0].mean_abs_offset > quick.laps[0].mean_abs_offset   # it sees its corrections later
 
 
 def test_rendering_is_deterministic_and_sees_the_line_and_the_walls(ring):

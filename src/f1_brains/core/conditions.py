@@ -14,6 +14,7 @@ FAMILIES: dict[str, tuple[float, float, str]] = {   # family: (lowest level, hig
     "jpeg": (5.0, 95.0, "quality"),
     "dim": (0.1, 0.95, "brightness factor"),
     "drop": (0.05, 0.9, "probability a frame is lost"),
+    "latency": (10.0, 500.0, "ms more before a command takes effect"),
 }
 EASIER_HIGH = {"jpeg", "dim"}   # families whose larger levels are the milder ones (quality, brightness)
 

@@ -6,7 +6,8 @@ drives the car from geometry_msgs/Twist on the cmd_vel topic as Gazebo's planar-
 car starts at the circuit's spawn pose (the Gazebo world's). ``~mode``:
 - realtime: sim time follows the wall clock (x ``~speedup``); a slow brain drives on stale commands.
 - lockstep: after each camera frame the sim waits for the brain's command, applies it ``~latency``
-  sim-seconds later (modelled, not measured) and advances one camera period: reproducible bit for bit.
+  sim-seconds later (modelled, not measured; longer than a period keeps several commands in flight) and advances
+  one camera period: reproducible bit for bit.
 In realtime mode the car stops when no command came for ``~cmd_timeout`` sim-seconds (default 1.0; 0: never), so
 a brain that dies does not leave the car driving its last command into a wall: a departure from Gazebo's
 planar-move plugin, which keeps the last command for ever. More than one publisher on cmd_vel is warned about.
@@ -18,7 +19,8 @@ command too), or its camera subscription / cmd_vel publication closed. The reaso
 exits (headless runs end), otherwise a reset starts the next run; in realtime mode the world then goes on meanwhile (clock, camera and
 odometry keep coming, the car stays where the run ended), as a Gazebo world outlives a run.
 ``~condition``: a stress condition applied to every camera frame (sim/conditions.py: ``noise:8``, ``blur:2``,
-``jpeg:20``, ``dim:0.5``, ``drop:0.3``: frames lost; default none), seeded by ``~condition_seed``.
+``jpeg:20``, ``dim:0.5``, ``drop:0.3``: frames lost; default none), seeded by ``~condition_seed``, or to the command
+path (``latency:100``: each command takes effect 100 ms later than it would, in both modes).
 Services ``~reset``, ``~pause``, ``~unpause`` (std_srvs/Empty); with ``~gazebo_services`` also Gazebo's
 ``/gazebo/pause_physics``, ``/gazebo/unpause_physics``, ``/gazebo/reset_world`` (back to the start, the clock goes
 on) and ``/gazebo/reset_simulation`` (the clock restarts at 0), which BehaviorMetrics calls. ``~world_file``: a
@@ -45,6 +47,7 @@ from std_srvs.srv import Empty, EmptyResponse
 
 from ..errors import F1BrainsError
 from ..sim.cameras import make_camera
+from ..sim.command_delay import DelayedCommands
 from ..sim.conditions import CameraPerturbation, Condition
 from ..sim.kinematics import Accel
 from ..sim.renderer import HEIGHT, WIDTH, Appearance, camera_matrix
@@ -100,6 +103,9 @@ class SimNode:
         if self.mode == "realtime" and self.speedup <= 0:
             raise F1BrainsError(f"~speedup must be > 0 in realtime mode, not {self.speedup}")
         self.latency = float(p("latency", 0.02))
+        # the latency condition: this much more before a command takes effect (lockstep: on top of ~latency)
+        added = self.condition.level / 1000 if self.condition.family == "latency" else 0.0
+        self.commands = DelayedCommands(self.latency + added if self.mode == "lockstep" else added, (0.0, 0.0, 0.0))
         self.brain_timeout = float(p("brain_timeout", 20.0))
         self.exit_on_end = bool(p("exit_on_end", True))
         self.summary_file = str(p("summary_file", ""))
@@ -157,6 +163,8 @@ class SimNode:
             v, w, vy = 0.0, 0.0, 0.0
         with self._cmd_cond:
             self.cmd = (v, w, vy)
+            if self.mode == "realtime":
+                self.commands.decide(self.cmd)
             self.cmd_count += 1
             self._cmd_at = self.sim.time
             self._cmd_cond.notify_all()
@@ -171,7 +179,9 @@ class SimNode:
             self._timed_out = True
             return (0.0, 0.0, 0.0)
         self._timed_out = False
-        return self.cmd
+        with self._cmd_cond:
+            self.commands.elapse(0.0)   # what has landed by now
+            return self.commands.in_force
 
     def check_publishers(self) -> None:
         """Two brains on one cmd_vel would share the car and the credit for its laps: say so."""
@@ -222,6 +232,7 @@ class SimNode:
         self.sim.reset(keep_time=self._reset_keeps_time)
         with self._cmd_cond:
             self.cmd = (0.0, 0.0, 0.0)
+            self.commands.clear((0.0, 0.0, 0.0))
         rospy.loginfo("f1_sim: reset to the start")
         return True
 
@@ -315,6 +326,8 @@ class SimNode:
             target = sim0 + (time.monotonic() - wall0) * self.speedup
             while self.sim.time + PHYSICS_DT <= target and not self.sim.ended:
                 self.sim.advance(PHYSICS_DT, *self.realtime_command())
+                with self._cmd_cond:
+                    self.commands.elapse(PHYSICS_DT)
             self.publish_clock()
             if self._timed_out and time.monotonic() >= next_check:   # commands stopped: is the brain still there?
                 next_check = time.monotonic() + 1.0
@@ -344,10 +357,9 @@ class SimNode:
             if self.paused:
                 time.sleep(0.05)
                 continue
-            previous = self.cmd
-            if self.frame_dropped():   # the brain gets nothing this period: its last command stays in force
+            if self.frame_dropped():   # the brain gets nothing this period: the commands in flight go on
                 self.publish_odom()
-                self.sim.camera_period(previous, previous, self.period, self.latency, at_landing=self.publish_clock)
+                self.sim.camera_period(self.commands, self.period, at_landing=self.publish_clock)
                 continue
             self.check_publishers()
             with self._cmd_cond:
@@ -365,7 +377,8 @@ class SimNode:
             if not answered:
                 self.sim.end(gone or f"brain silent: no command for {self.brain_timeout:.0f} s in lockstep mode")
                 break
-            self.sim.camera_period(previous, self.cmd, self.period, self.latency, at_landing=self.publish_clock)
+            self.commands.decide(self.cmd)
+            self.sim.camera_period(self.commands, self.period, at_landing=self.publish_clock)
             if self.speedup > 0:   # optional pacing: at most speedup x real time
                 ahead = (self.sim.time - sim0) / self.speedup - (time.monotonic() - wall0)
                 if ahead > 0:

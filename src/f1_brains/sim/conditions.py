@@ -10,6 +10,7 @@ A condition is written ``family:level`` (``none`` for the world as it is):
 | jpeg | 5-95 | JPEG compression at this quality (a compressed image transport) |
 | dim | 0.1-0.95 | every pixel scaled by the level (dusk, a darker world) |
 | drop | 0.05-0.9 | each frame lost with this probability (the brain's last command stays in force) |
+| latency | 10-500 | not the camera: each command takes effect this many ms later (the sim node's command queue) |
 
 Levels outside the range are refused with the range, before anything runs.
 """

@@ -1,7 +1,8 @@
 """Closed-loop driving without ROS: render, decide, advance, frame after frame (lockstep semantics).
 
 The same loop the sim node runs in lockstep mode (``Simulation.camera_period``), minus the transport: for tests,
-tuning, datasets and laps per minute. The command decided on frame k takes effect ``latency`` seconds after it.
+tuning, datasets and laps per minute. The command decided on frame k takes effect ``latency`` seconds after it
+(any length: longer than a camera period, several commands are in flight).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from ..core.commands import Decision
 from ..worlds.track import Track
+from .command_delay import DelayedCommands
 from .renderer import Appearance, Renderer
 from .simulation import RunLimits, Simulation
 
@@ -28,13 +30,13 @@ def drive(track: Track, brain, limits: RunLimits = RunLimits(), latency: float =
     gets, (v, w) or (v, w, vy) (default: (v, w) as decided; the dataset adds its disturbances there)."""
     sim = Simulation(track, limits, start_s=start_s, reverse=reverse)
     renderer = renderer or Renderer(track, appearance)
-    command: tuple[float, ...] = (0.0, 0.0)
+    commands = DelayedCommands(latency)
     image = None
     while not sim.ended:
         image = renderer.render(sim.car.x, sim.car.y, sim.car.yaw, out=image)
         decision = brain.step(image)
         if on_frame is not None:
             on_frame(sim, image, decision)
-        previous, command = command, execute(decision) if execute is not None else (decision.v, decision.w)
-        sim.camera_period(previous, command, period, latency)
+        commands.decide(execute(decision) if execute is not None else (decision.v, decision.w))
+        sim.camera_period(commands, period)
     return sim

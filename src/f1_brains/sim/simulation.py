@@ -15,6 +15,7 @@ import numpy as np
 
 from ..worlds.track import Track
 from . import kinematics
+from .command_delay import DelayedCommands
 from .kinematics import Accel, CarState
 
 PHYSICS_DT = 0.01   # s
@@ -74,15 +75,20 @@ class Simulation:
     def ended(self) -> bool:
         return self.end_reason is not None
 
-    def camera_period(self, previous: Sequence[float], command: Sequence[float], period: float, latency: float,
+    def camera_period(self, commands: DelayedCommands, period: float,
                       at_landing: Callable[[], None] | None = None) -> None:
-        """One camera period of the closed loop, as every driver of the simulator runs it: ``previous`` (v, w[, vy])
-        drives for ``latency`` s until ``command``, decided on this period's frame, lands; ``command`` drives the
-        rest. ``at_landing`` runs in between (the ROS node publishes the clock there)."""
-        self.advance(latency, *previous)
-        if at_landing is not None:
-            at_landing()
-        self.advance(period - latency, *command)
+        """One camera period of the closed loop, as every driver of the simulator runs it: the command in force
+        drives until the next decided one lands (``commands``, decided on this or earlier frames), and so on to the
+        period's end. ``at_landing`` runs at each landing (the ROS node publishes the clock there)."""
+        left = period
+        while (due := commands.next_landing()) is not None and due < left - 1e-9:
+            self.advance(due, *commands.in_force)
+            left -= due
+            commands.elapse(due)
+            if at_landing is not None:
+                at_landing()
+        self.advance(left, *commands.in_force)
+        commands.elapse(left)
 
     def hold(self, duration: float) -> None:
         """Time passes with the car where the run ended: a world that outlives its run, as Gazebo's does."""
