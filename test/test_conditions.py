@@ -36,8 +36,9 @@ def test_bad_conditions_are_refused_with_the_range(text, message):
 
 
 def test_conditions_read_back_as_written():
-    assert [str(Condition.parse(t)) for t in ("none", "", "noise:8", "blur:2.5", "jpeg:20", "dim:0.5")] == \
-        ["none", "none", "noise:8", "blur:2.5", "jpeg:20", "dim:0.5"]
+    assert [str(Condition.parse(t)) for t in ("none", "", "noise:8", "blur:2.5", "jpeg:20", "dim:0.5", "latency:100",
+                                                "yaw:2", "pitch:1.5")] == \
+        ["none", "none", "noise:8", "blur:2.5", "jpeg:20", "dim:0.5", "latency:100", "yaw:2", "pitch:1.5"]
 
 
 def test_each_family_does_what_it_says(frame):
@@ -51,6 +52,28 @@ def test_each_family_does_what_it_says(frame):
     assert 0 < np.abs(jpeg.astype(np.int16) - frame).mean() < 20
     assert perturbed(frame, "jpeg:10").tobytes() == jpeg.tobytes()   # deterministic
     assert perturbed(frame, "none").tobytes() == frame.tobytes()
+
+
+def test_the_camera_mount_turns_and_tilts_by_its_level():
+    """yaw:5 turns the camera left about its mount: the far end of the red line moves right by f tan 5 deg (28 px);
+    pitch:5 tilts it down: the horizon moves up by the same; the camera's position is unchanged."""
+    track = circuits.named("simple_circuit")
+    renderer, pose = Renderer(track), track.pose_at(20.0)
+    def apex(image):   # (row, column) of the red line's farthest visible pixel
+        red = (image[..., 0] > 200) & (image[..., 1] < 60)
+        row = int(np.argmax(red.any(axis=1)))
+        return row, float(np.mean(np.nonzero(red[row])[0]))
+    def seen(condition):
+        perturbation = CameraPerturbation(Condition.parse(condition))
+        return perturbation.apply(renderer.render(*perturbation.view(*pose))), perturbation
+    level, f_tan = apex(renderer.render(*pose)), 320 / np.tan(1.57 / 2) * np.tan(np.radians(5))
+    turned, perturbation = seen("yaw:5")
+    assert apex(turned)[1] - level[1] == pytest.approx(f_tan, abs=3) and abs(apex(turned)[0] - level[0]) <= 2
+    x, y, yaw = perturbation.view(*pose)
+    mount = lambda x, y, a: (x + 0.45 * np.cos(a) - 0.04 * np.sin(a), y + 0.45 * np.sin(a) + 0.04 * np.cos(a))
+    assert mount(x, y, yaw) == pytest.approx(mount(*pose)) and yaw == pytest.approx(pose[2] + np.radians(5))
+    tilted, perturbation = seen("pitch:5")
+    assert level[0] - apex(tilted)[0] == pytest.approx(f_tan, abs=3) and perturbation.view(*pose) == pose
 
 
 def test_drop_loses_frames_at_its_rate_and_leaves_the_image_alone(frame):
@@ -80,7 +103,7 @@ def test_a_condition_is_a_column_of_the_matrix(tmp_path, monkeypatch):
     monkeypatch.setenv("ROS_HOME", str(tmp_path / "ros"))
     out = tmp_path / "out"
     assert main(["evaluate", "--brains", "explicit", "--circuits", "simple_circuit", "--conditions", "none",
-                 "noise:16", "drop:0.3", "latency:100", "--out", str(out)]) == 0
+                 "noise:16", "drop:0.3", "latency:100", "yaw:4", "--out", str(out)]) == 0
     sim = json.loads((out / "explicit/simple_circuit/lockstep.noise16/r0/sim_summary.json").read_text())
     assert sim["condition"] == "noise:16" and sim["end_reason"] == "completed 1 lap(s)"
     plain = json.loads((out / "explicit/simple_circuit/lockstep/r0/sim_summary.json").read_text())
@@ -94,5 +117,8 @@ def test_a_condition_is_a_column_of_the_matrix(tmp_path, monkeypatch):
     late = json.loads((out / "explicit/simple_circuit/lockstep.latency100/r0/sim_summary.json").read_text())
     assert late["condition"] == "latency:100" and late["end_reason"] == "completed 1 lap(s)"
     assert late["laps"][0]["mean_abs_offset"] > plain["laps"][0]["mean_abs_offset"]   # corrections 100 ms late
+    turned = json.loads((out / "explicit/simple_circuit/lockstep.yaw4/r0/sim_summary.json").read_text())
+    assert turned["condition"] == "yaw:4" and turned["end_reason"] == "completed 1 lap(s)"
+    assert turned["laps"][0]["mean_abs_offset"] > plain["laps"][0]["mean_abs_offset"]   # it steers to a turned view
     text = (out / "results.md").read_text()
     assert "| explicit (explicit) simple_circuit lockstep noise:16 |" in text

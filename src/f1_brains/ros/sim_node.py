@@ -20,7 +20,8 @@ exits (headless runs end), otherwise a reset starts the next run; in realtime mo
 odometry keep coming, the car stays where the run ended), as a Gazebo world outlives a run.
 ``~condition``: a stress condition applied to every camera frame (sim/conditions.py: ``noise:8``, ``blur:2``,
 ``jpeg:20``, ``dim:0.5``, ``drop:0.3``: frames lost; default none), seeded by ``~condition_seed``, or to the command
-path (``latency:100``: each command takes effect 100 ms later than it would, in both modes).
+path (``latency:100``: each command takes effect 100 ms later than it would, in both modes), or to the camera's
+mount (``yaw:3``, ``pitch:3``: degrees turned left, tilted down).
 Services ``~reset``, ``~pause``, ``~unpause`` (std_srvs/Empty); with ``~gazebo_services`` also Gazebo's
 ``/gazebo/pause_physics``, ``/gazebo/unpause_physics``, ``/gazebo/reset_world`` (back to the start, the clock goes
 on) and ``/gazebo/reset_simulation`` (the clock restarts at 0), which BehaviorMetrics calls. ``~world_file``: a
@@ -265,8 +266,10 @@ class SimNode:
 
     def publish_frame(self) -> None:
         car, stamp = self.sim.car, sim_stamp(self.sim.time)
-        self.image = self.renderer.render(car.x, car.y, car.yaw, out=self.image)
-        if self.perturbation is not None:
+        if self.perturbation is None:
+            self.image = self.renderer.render(car.x, car.y, car.yaw, out=self.image)
+        else:
+            self.image = self.renderer.render(*self.perturbation.view(car.x, car.y, car.yaw), out=self.image)
             self.perturbation.apply(self.image)
         msg = Image(height=HEIGHT, width=WIDTH, encoding="rgb8", is_bigendian=0, step=WIDTH * 3,
                     data=self.image.tobytes())

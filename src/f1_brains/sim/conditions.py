@@ -11,15 +11,20 @@ A condition is written ``family:level`` (``none`` for the world as it is):
 | dim | 0.1-0.95 | every pixel scaled by the level (dusk, a darker world) |
 | drop | 0.05-0.9 | each frame lost with this probability (the brain's last command stays in force) |
 | latency | 10-500 | not the camera: each command takes effect this many ms later (the sim node's command queue) |
+| yaw | 0.5-15 | the camera turned left on its mount by this many degrees (rendered so: exact) |
+| pitch | 0.5-15 | the camera tilted down by this many degrees: the rendered image re-projected through the rotation (exact inside the rendered field of view; the rows it never saw, at the bottom, repeat its last row) |
 
 Levels outside the range are refused with the range, before anything runs.
 """
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
 from ..core.conditions import Condition
+from .renderer import CAMERA_FORWARD, CAMERA_LEFT, HEIGHT, WIDTH, camera_matrix
 
 __all__ = ["CameraPerturbation", "Condition"]
 
@@ -30,6 +35,19 @@ class CameraPerturbation:
     def __init__(self, condition: Condition, seed: int = 0) -> None:
         self.condition = condition
         self.rng = np.random.default_rng(seed)
+        self._pitch_maps = pitch_maps(math.radians(condition.level)) if condition.family == "pitch" else None
+
+    def view(self, x: float, y: float, yaw: float) -> tuple[float, float, float]:
+        """The car pose to render from: for ``yaw``, the camera turned about its own mount point (so the car pose
+        moves by what the turn would move the camera); otherwise the car's own pose."""
+        if self.condition.family != "yaw":
+            return x, y, yaw
+        turned = yaw + math.radians(self.condition.level)
+        mount = np.array([CAMERA_FORWARD, CAMERA_LEFT])
+        def rotate(a: float) -> np.ndarray:
+            return np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]]) @ mount
+        dx, dy = rotate(yaw) - rotate(turned)
+        return x + dx, y + dy, turned
 
     def drops(self) -> bool:
         """Whether the next frame is lost (family drop); draws from the seeded generator only then."""
@@ -51,4 +69,19 @@ class CameraPerturbation:
             image[...] = cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
         elif family == "dim":
             cv2.convertScaleAbs(image, dst=image, alpha=level)
+        elif family == "pitch":
+            image[...] = cv2.remap(image, *self._pitch_maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return image
+
+
+def pitch_maps(down: float) -> tuple[np.ndarray, np.ndarray]:
+    """cv2.remap maps for a camera tilted ``down`` rad about its optical centre: each pixel of the tilted image
+    looks along a ray that the level camera saw at K R K^-1 of it (a rotation is a homography)."""
+    k = camera_matrix()
+    c, s = math.cos(down), math.sin(down)
+    tilt = np.array([[1, 0, 0], [0, c, s], [0, -s, c]])          # camera axes: x right, y down, z ahead
+    h = k @ tilt @ np.linalg.inv(k)
+    u, v = np.meshgrid(np.arange(WIDTH, dtype=np.float64) + 0.5, np.arange(HEIGHT, dtype=np.float64) + 0.5)
+    src = h @ np.stack([u.ravel(), v.ravel(), np.ones(u.size)])
+    return ((src[0] / src[2] - 0.5).reshape(HEIGHT, WIDTH).astype(np.float32),
+            (src[1] / src[2] - 0.5).reshape(HEIGHT, WIDTH).astype(np.float32))
