@@ -111,6 +111,20 @@ def test_aggregation_over_repeats_ranking_and_files(tmp_path):
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["bars_lockstep.png", "heatmap_lockstep.png"]
 
 
+def test_varied_repeats_see_other_worlds_and_keep_their_own_paths(tmp_path, monkeypatch):
+    """--vary-appearance: repeat N is drawn with appearance seed N, so lockstep repeats differ; its runs live under
+    v<N>/, apart from the standard look's r<N>/."""
+    monkeypatch.setenv("ROS_HOME", str(tmp_path / "ros"))
+    specs = [RunSpec("explicit", "simple_circuit", repeat=r, varied=True) for r in (1, 2)]
+    assert [s.key for s in specs] == ["explicit/simple_circuit/lockstep/v1", "explicit/simple_circuit/lockstep/v2"]
+    assert RunSpec("explicit", "simple_circuit", repeat=1).appearance_seed == -1
+    results = evaluate(specs, tmp_path, progress=False)
+    assert all(r["completed"] for r in results)
+    runs = [json.loads((tmp_path / s.key / "run.json").read_text()) for s in specs]
+    assert [r["metadata"]["seed"] for r in runs] == [1, 2]
+    assert runs[0]["laps"][0]["position_deviation_mae_m"] != runs[1]["laps"][0]["position_deviation_mae_m"]
+
+
 def test_what_a_cached_result_is():
     """Finished runs are reused (completed or not); failed and interrupted ones run again; --retry-failed also
     reruns finished runs that did not complete; results from before statuses count by their summaries."""

@@ -199,8 +199,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .core.conditions import Condition
     brains, circuits = matrix_names(args)
     conditions = [str(Condition.parse(c)) for c in args.conditions]   # refused here, before any run
-    specs = [RunSpec(b, c, m, args.laps, r, args.timeout, k) for b in brains for c in circuits for m in args.modes
-             for k in conditions for r in range(args.repeats)]
+    specs = [RunSpec(b, c, m, args.laps, r, args.timeout, k, args.vary_appearance) for b in brains for c in circuits
+             for m in args.modes for k in conditions for r in range(args.repeats)]
     engine = None
     if args.ray:
         from .evaluate.ray_engine import RayEngine   # a cluster that is not there fails here, before any run
@@ -322,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--modes", nargs="+", default=["lockstep"], choices=["lockstep", "realtime"])
     ev.add_argument("--laps", type=int, default=1)
     ev.add_argument("--repeats", type=int, default=1, help="runs per cell (a condition's seed is the repeat)")
+    ev.add_argument("--vary-appearance", action="store_true", help="repeat N sees the world's colours and lighting "
+                    "varied with seed N (built-in circuits and points files), so lockstep repeats differ")
     ev.add_argument("--conditions", nargs="+", default=["none"], metavar="FAMILY:LEVEL",
                     help="stress conditions, each a column of the matrix: none, on the camera noise:SIGMA (1-64), "
                          "blur:SIGMA (0.5-8), jpeg:QUALITY (5-95), dim:FACTOR (0.1-0.95), drop:P (0.05-0.9), on its "

@@ -1,6 +1,7 @@
 """Closed-loop runs of brains on circuits, headless: each run its own ROS master on a free port.
 
-A run is `roslaunch f1_brains drive.launch` with ROS_HOME and run files in OUT/<brain>/<circuit>/<mode>/r<repeat>/.
+A run is `roslaunch f1_brains drive.launch` with ROS_HOME and run files in OUT/<brain>/<circuit>/<mode>/r<repeat>/
+(v<repeat>/ when the world's look varies by repeat).
 Its result (the simulator's and the brain's summaries, condensed) is saved as result.json there, with a status:
 - finished: the simulator ended the run by one of its rules and both nodes wrote their summaries (laps completed
   or not). Reused by the next evaluate over the same OUT; ``retry_failed`` reruns those that did not complete.
@@ -49,12 +50,17 @@ class RunSpec:
     repeat: int = 0
     timeout: float = 600.0   # sim seconds
     condition: str = "none"   # sim/conditions.py; the repeat seeds it
+    varied: bool = False      # the world's look varies by repeat (appearance seed = repeat), so lockstep repeats differ
 
     @property
     def key(self) -> str:
         # brains and circuits may be file paths: their stems keep the run inside the output directory
         mode = self.mode if self.condition == "none" else f"{self.mode}.{self.condition.replace(':', '')}"
-        return f"{Path(self.brain).stem}/{Path(self.circuit).stem}/{mode}/r{self.repeat}"
+        return f"{Path(self.brain).stem}/{Path(self.circuit).stem}/{mode}/{'v' if self.varied else 'r'}{self.repeat}"
+
+    @property
+    def appearance_seed(self) -> int:
+        return self.repeat if self.varied else -1
 
     def wall_limit(self) -> float:
         """Wall seconds before a run is killed: realtime runs take their sim time, lockstep far less."""
@@ -122,6 +128,7 @@ def run_one(spec: RunSpec, out_root: Path, port: int | None = None,
     cmd = ["roslaunch", "-p", str(port), "f1_brains", "drive.launch", f"circuit:={spec.circuit}",
            f"brain:={spec.brain}", f"mode:={spec.mode}", f"laps:={spec.laps}", f"timeout:={spec.timeout}",
            f"condition:={spec.condition}", f"condition_seed:={spec.repeat}",
+           f"appearance_seed:={spec.appearance_seed}",
            f"out:={out}"]
     error, interrupted = None, False
     with open(out / "launch.log", "w") as log:
