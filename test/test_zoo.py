@@ -1,4 +1,5 @@
 """The model pipeline on a CI-sized scale: dataset -> training -> export, and each artifact loads."""
+import csv
 import json
 
 import numpy as np
@@ -23,6 +24,20 @@ def test_dataset_is_deterministic_and_labels_the_expert(tmp_path):
     quiet = drive_and_record("nurburgring", 1, seed=3, card=card, disturb=False)
     assert [r["offset_m"] for r in quiet[1][:100]] != [r["offset_m"] for r in a[1][:100]]
     assert 4.0 <= min(r["v"] for r in a[1]) and max(r["v"] for r in a[1]) <= 10.0   # ... the expert's labels
+
+
+def test_laps_under_command_latency_record_the_states_it_leads_to(tmp_path):
+    """--latency-ms: lap k's expert drives with the k-th latency; its labels are still the expert's decisions, on
+    the frames of a car that answers late (further from the line)."""
+    manifest = dataset.collect(tmp_path, ["nurburgring"], laps=2, seed=3, disturb=False, progress=False,
+                               latencies=[0.02, 0.12])
+    assert manifest["latencies_s"] == [0.02, 0.12] and all(r == "completed 1 lap(s)" for r in manifest["lap_ends"].values())
+    rows = list(csv.DictReader(open(tmp_path / "data.csv")))
+    by_lap = {lap: [abs(float(r["offset_m"])) for r in rows if r["lap"] == lap] for lap in ("0", "1")}
+    assert {r["latency_ms"] for r in rows if r["lap"] == "0"} == {"20"}
+    assert {r["latency_ms"] for r in rows if r["lap"] == "1"} == {"120"}
+    assert np.mean(by_lap["1"]) > np.mean(by_lap["0"])
+    assert main(["dataset", "--out", str(tmp_path / "x"), "--latency-ms", "-5"]) == 2
 
 
 def test_disturbance_is_seeded_and_bounded():

@@ -243,8 +243,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:
+    from .errors import ConfigError
     from .zoo import dataset
-    manifest = dataset.collect(args.out, args.circuits, args.laps, args.seed, disturb=not args.no_disturbance)
+    if any(ms < 0 for ms in args.latency_ms):
+        raise ConfigError(f"--latency-ms must be >= 0, not {args.latency_ms}")
+    manifest = dataset.collect(args.out, args.circuits, args.laps, args.seed, disturb=not args.no_disturbance,
+                               latencies=[ms / 1000 for ms in args.latency_ms])
     print(f"{manifest['frames']} frames in {args.out}; laps: " + ", ".join(f"{k}: {v}" for k, v in manifest["lap_ends"].items()))
     return 0
 
@@ -348,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--laps", type=int, default=2, help="laps per circuit (alternating direction)")
     ds.add_argument("--seed", type=int, default=0)
     ds.add_argument("--no-disturbance", action="store_true", help="record the expert undisturbed")
+    ds.add_argument("--latency-ms", nargs="+", type=float, default=[20.0], metavar="MS",
+                    help="command latency per lap, in turn (lap k: the k-th modulo the list): e.g. 20 70 120 records "
+                         "the states a slow command path visits, labelled with the expert's decisions there")
     tr = sub.add_parser("train", help="train PilotNet on datasets; writes weights, card and history")
     tr.add_argument("--data", nargs="+", required=True, help="dataset directories: f1-brains dataset's, or "
                     "DeepLearningStudio's (<n>.png frames + data.csv)")

@@ -17,7 +17,7 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -76,9 +76,9 @@ class Disturbance:
                 self._push if self._push_left > 0 else 0.0)
 
 
-def drive_and_record(track_name: str, lap: int, seed: int, card: ModelCard, disturb: bool = True
-                     ) -> tuple[list[np.ndarray], list[dict[str, Any]], str]:
-    """One lap's (pixels, labels, end reason)."""
+def drive_and_record(track_name: str, lap: int, seed: int, card: ModelCard, disturb: bool = True,
+                     latency: float = offline.LATENCY) -> tuple[list[np.ndarray], list[dict[str, Any]], str]:
+    """One lap's (pixels, labels, end reason); the expert's commands land ``latency`` s after their frame."""
     rng = np.random.default_rng([seed, lap, sum(map(ord, track_name))])
     track = circuits.named(track_name)
     appearance = Appearance() if lap == 0 else Appearance.varied(int(rng.integers(1 << 30)))
@@ -89,19 +89,23 @@ def drive_and_record(track_name: str, lap: int, seed: int, card: ModelCard, dist
     def record(sim: Simulation, image: np.ndarray, decision: Decision) -> None:
         pixels.append(card.crop_resize(image))
         labels.append({"v": decision.v, "w": decision.w, "circuit": track_name, "lap": lap,
-                       "t": round(sim.time, 3), "offset_m": round(sim.offset, 4)})
+                       "t": round(sim.time, 3), "offset_m": round(sim.offset, 4), "latency_ms": round(latency * 1e3)})
 
     def disturbed(decision: Decision) -> tuple[float, float, float]:
         dw, dvy = disturbance.step(offline.CAMERA_PERIOD) if disturbance else (0.0, 0.0)
         return decision.v, decision.w + dw, dvy
 
-    sim = offline.drive(track, ExplicitBrain(), RunLimits(laps=1, timeout=track.length / 3.0), start_s=start_s,
-                        reverse=lap % 2 == 1, appearance=appearance, on_frame=record, execute=disturbed)
+    sim = offline.drive(track, ExplicitBrain(), RunLimits(laps=1, timeout=track.length / 3.0), latency=latency,
+                        start_s=start_s, reverse=lap % 2 == 1, appearance=appearance, on_frame=record,
+                        execute=disturbed)
     return pixels, labels, sim.end_reason
 
 
 def collect(out_dir: str | Path, circuit_names: Iterable[str] = TRAINING_CIRCUITS, laps: int = 2, seed: int = 0,
-            disturb: bool = True, card: ModelCard | None = None, progress: bool = True) -> dict[str, Any]:
+            disturb: bool = True, card: ModelCard | None = None, progress: bool = True,
+            latencies: Sequence[float] = (offline.LATENCY,)) -> dict[str, Any]:
+    """Record ``laps`` laps per circuit; lap k's commands land ``latencies[k % len(latencies)]`` s after their frame
+    (states a slow command path visits, labelled with what the expert decides there)."""
     from tqdm import tqdm
     card = card or ModelCard(input=InputSpec(layout="NCHW"))
     out = Path(out_dir)
@@ -109,17 +113,17 @@ def collect(out_dir: str | Path, circuit_names: Iterable[str] = TRAINING_CIRCUIT
     jobs = [(c, lap) for c in circuit_names for lap in range(laps)]
     all_pixels, all_labels, ends = [], [], {}
     for name, lap in tqdm(jobs, desc="dataset", unit="lap", disable=not progress, file=sys.stderr):
-        pixels, labels, reason = drive_and_record(name, lap, seed, card, disturb)
+        pixels, labels, reason = drive_and_record(name, lap, seed, card, disturb, latencies[lap % len(latencies)])
         all_pixels += pixels
         all_labels += labels
         ends[f"{name}/{lap}"] = reason
     np.save(out / "frames.npy", np.stack(all_pixels))
     with open(out / "data.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["v", "w", "circuit", "lap", "t", "offset_m"])
+        writer = csv.DictWriter(f, fieldnames=["v", "w", "circuit", "lap", "t", "offset_m", "latency_ms"])
         writer.writeheader()
         writer.writerows(all_labels)
     manifest = {"frames": len(all_labels), "seed": seed, "circuits": list(circuit_names), "laps": laps,
-                "disturbed": disturb, "card_input": card.to_dict()["input"], "lap_ends": ends,
+                "disturbed": disturb, "latencies_s": list(latencies), "card_input": card.to_dict()["input"], "lap_ends": ends,
                 "v_range": [float(min(r["v"] for r in all_labels)), float(max(r["v"] for r in all_labels))],
                 "w_range": [float(min(r["w"] for r in all_labels)), float(max(r["w"] for r in all_labels))]}
     write_json_atomic(out / "manifest.json", manifest)
