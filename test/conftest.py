@@ -51,12 +51,7 @@ def nan_model() -> Path:
     return REPO / "test/ros/nan.pt"
 
 
-def free_port() -> int:
-    """A TCP port no one listens on now (the OS picks it), for a ROS master of our own."""
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from f1_brains.evaluate.runs import free_port  # noqa: E402,F401  (tests import it from here)
 
 
 def ros_env(tmp_path: Path) -> dict[str, str]:
