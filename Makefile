@@ -57,12 +57,14 @@ test: bootstrap
 test-fast: bootstrap
 	python -m pytest -m "not slow" test/
 
-# Offline: latency of every shipped format and its accuracy on held-out circuits (montreal, montmelo).
+# Offline: latency of every shipped format (each in its own process, 1 and 2 threads, 3 rotating passes) and its
+# accuracy on held-out circuits (montreal, montmelo).
 data/test/manifest.json: | bootstrap
 	f1-brains dataset --out data/test --circuits montreal montmelo --laps 1 --seed 100
 
 bench: bootstrap data/test/manifest.json
-	f1-brains bench $(ZOO) --data data/test --markdown docs/results/offline.md --json docs/results/offline.json \
+	f1-brains bench $(ZOO) --data data/test --threads 1 2 --passes 3 --markdown docs/results/offline.md \
+	    --json docs/results/offline.json \
 	    --csv docs/results/offline.csv
 
 info: bootstrap

@@ -22,7 +22,7 @@ def test_info_lists_every_backend_and_why_tf_trt_is_unusable():
 def test_bench_writes_markdown_and_json(exported, tmp_path, capsys):
     md, js = tmp_path / "b.md", tmp_path / "b.json"
     rc = main(["bench", str(exported["onnx"]), str(exported["tflite_int8"]), "-n", "20", "--warmup", "2",
-               "--markdown", str(md), "--json", str(js)])
+               "--passes", "1", "--markdown", str(md), "--json", str(js)])
     assert rc == 0
     rows = json.loads(js.read_text())["rows"]
     assert [r["backend"] for r in rows] == ["onnxruntime", "tflite"]
@@ -37,10 +37,32 @@ def test_bench_writes_markdown_and_json(exported, tmp_path, capsys):
 
 def test_bench_on_a_directory_finds_carded_artifacts(exported, tmp_path):
     js = tmp_path / "b.json"
-    assert main(["bench", str(exported["onnx"].parent), "-n", "5", "--warmup", "1", "--json", str(js)]) == 0
+    assert main(["bench", str(exported["onnx"].parent), "-n", "5", "--warmup", "1", "--one-process",
+                 "--json", str(js)]) == 0
     names = {Path(r["model"]).name for r in json.loads(js.read_text())["rows"]}
     assert names == {"pilotnet.pt", "pilotnet_dynamic_int8.pt", "pilotnet_static_int8.pt", "pilotnet.onnx",
                      "pilotnet.keras", "pilotnet_savedmodel", "pilotnet.tflite", "pilotnet_int8.tflite"}
+
+
+def test_bench_times_each_model_in_its_own_process_per_thread_count_and_pass(exported, tmp_path, capsys):
+    """Rows per model and thread count, medians over passes with their range, speed-ups as median per-pass ratios
+    to the baseline at the same thread count; an artifact that does not load is named and skipped."""
+    import shutil
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not an onnx model")
+    shutil.copy(str(exported["onnx"]) + ".card.yaml", str(broken) + ".card.yaml")
+    js = tmp_path / "b.json"
+    assert main(["bench", str(exported["torchscript"]), str(exported["onnx"]), str(broken), "-n", "10", "--warmup",
+                 "1", "--threads", "1", "2", "--passes", "2", "--baseline", exported["torchscript"].name,
+                 "--json", str(js)]) == 0
+    rows = json.loads(js.read_text())["rows"]
+    assert [(Path(r["model"]).name, r["threads"]) for r in rows] == [
+        (exported["onnx"].name, 1), (exported["torchscript"].name, 1),
+        (exported["onnx"].name, 2), (exported["torchscript"].name, 2)]
+    for r in rows:
+        assert r["passes"] == 2 and r["n"] == 10 and r["p50_min_ms"] <= r["p50_ms"] <= r["p50_max_ms"]
+        assert r["speedup"] > 0 and (r["speedup"] == 1.0 or r["backend"] != "torchscript")   # baseline: 1x
+    assert "skipped" in capsys.readouterr().err and all("broken" not in r["model"] for r in rows)
 
 
 def test_bench_on_a_missing_path_is_a_clear_error(tmp_path, capsys):

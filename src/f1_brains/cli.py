@@ -69,12 +69,19 @@ def info_model(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from .errors import ConfigError
     from .zoo import bench
     artifacts = bench.model_artifacts(args.models or [str(paths.package_root() / "models")])
     if not artifacts:
         print("bench: no models with cards found (f1-brains export writes them)", file=sys.stderr)
         return 1
-    rows = bench.run(artifacts, args.n, args.warmup, args.threads, args.data)
+    if args.one_process:
+        if len(args.threads) != 1:
+            raise ConfigError("--one-process times one thread count: give --threads one number")
+        rows = bench.run(artifacts, args.n, args.warmup, args.threads[0], args.data)
+    else:
+        from .zoo import bench_isolated
+        rows = bench_isolated.run(artifacts, args.n, args.warmup, args.threads, args.data, args.passes, args.baseline)
     if not rows:
         return 1
     command = this_command("f1-brains bench")
@@ -274,7 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("models", nargs="*", help="artifacts or directories (default: models/)")
     bench.add_argument("-n", type=int, default=500, help="timed runs per model")
     bench.add_argument("--warmup", type=int, default=50, help="untimed runs after the first inference")
-    bench.add_argument("--threads", type=int, default=1)
+    bench.add_argument("--threads", type=int, nargs="+", default=[1], help="thread counts, each timed (e.g. 1 2)")
+    bench.add_argument("--passes", type=int, default=3, help="passes over the models, their order rotating")
+    bench.add_argument("--one-process", action="store_true", help="all models in this process, timed in "
+                       "interleaved turns (quicker; thread pools of different libraries then share the cores)")
     bench.add_argument("--data", help="a labelled dataset (f1-brains dataset): adds MSE of v, w per model")
     bench.add_argument("--baseline", default="pilotnet.pt", help="artifact the ratios compare with")
     bench.add_argument("--markdown", help="also write the table to this file")

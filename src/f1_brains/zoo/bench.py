@@ -122,25 +122,41 @@ def artifact_size(path: Path, compressed: bool = False) -> int:
 
 
 def markdown(rows: list[dict[str, Any]], command: str, baseline: str = "pilotnet.pt") -> str:
-    """The latency table; with test-set scores, the seeds' offline table too; ratios to ``baseline``, else to the
-    slowest model."""
-    base = next((r for r in rows if Path(r["model"]).name == baseline), max(rows, key=lambda r: r["p50_ms"]))
+    """The latency table; with test-set scores, the seeds' offline table too; ratios to ``baseline`` at the same
+    thread count (in a process per model: the median of per-pass ratios), else to the slowest model."""
+    isolated = "passes" in rows[0]
+    def base_for(r: dict[str, Any]) -> dict[str, Any]:
+        same = [b for b in rows if b["threads"] == r["threads"]]
+        return next((b for b in same if Path(b["model"]).name == baseline), max(same, key=lambda b: b["p50_ms"]))
+    def speedup(r: dict[str, Any]) -> str:
+        ratio = r.get("speedup") if isolated else base_for(r)["p50_ms"] / r["p50_ms"]
+        return "-" if ratio is None else f"{ratio:.2f}x"
+    base = base_for(rows[0])
     lines = [f"Measured with `{command}` on {platform.node()} ({platform.machine()}), "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; batch 1, real preprocessed frames. "
-             f"Ratios: against {Path(base['model']).name}, measured in the same run.",
+             f"Ratios: against {Path(base['model']).name} at the same thread count, measured in the same run.",
              "Packages: " + ", ".join(f"{k} {v}" for k, v in versions().items()), ""]
+    spread = ["p50 range ms"] if isolated else []
     lines.append(markdown_table(
-        ["model", "backend", "precision", "threads", "size MB", "first ms", "n", "mean ms", "p50 ms", "p90 ms",
-         "p99 ms", "max ms", "p50 speed-up", "preprocess p50 ms"],
+        ["model", "backend", "precision", "threads", "size MB", "first ms", "n", "mean ms", "p50 ms", *spread,
+         "p90 ms", "p99 ms", "max ms", "p50 speed-up", "preprocess p50 ms"],
         [[Path(r["model"]).name, f"{r['backend']}{' (xla)' if r.get('xla') else ''}", r["precision"], r["threads"],
           f"{r['size_mb']:.2f}", f"{r['first_inference_ms']:.1f}", r["n"], f"{r['mean_ms']:.3f}", f"{r['p50_ms']:.3f}",
-          f"{r['p90_ms']:.3f}", f"{r['p99_ms']:.3f}", f"{r['max_ms']:.3f}", f"{base['p50_ms'] / r['p50_ms']:.2f}x",
+          *([f"{r['p50_min_ms']:.3f}-{r['p50_max_ms']:.3f}"] if isolated else []),
+          f"{r['p90_ms']:.3f}", f"{r['p99_ms']:.3f}", f"{r['max_ms']:.3f}", speedup(r),
           f"{r['preprocess_p50_ms']:.3f}"] for r in rows]).rstrip("\n"))
-    lines += ["", f"Inference only (the backend's predict call); {rows[0]['warmup']} warm-up runs after the first "
-              f"inference are excluded. The models are timed in turns of {TURN} runs, their order rotating, each "
-              "turn after one untimed run, so the ratios hold on a busy machine. Preprocessing (crop, resize, "
-              "normalize, layout) is timed separately."]
-    if "mse_v" in base:
+    if isolated:
+        lines += ["", f"Inference only (the backend's predict call). Each model runs in a process of its own (only its "
+                  f"library's thread pools), {rows[0]['warmup']} warm-up runs after the first inference excluded, "
+                  f"{rows[0]['n']} timed runs per pass, {rows[0]['passes']} passes with the models' order rotating; "
+                  "the columns are medians over the passes (p50 range: the passes' lowest and highest p50, max: the "
+                  "highest), the speed-up the median of the per-pass ratios. Preprocessing is timed separately."]
+    else:
+        lines += ["", f"Inference only (the backend's predict call); {rows[0]['warmup']} warm-up runs after the first "
+                  f"inference are excluded. The models share one process and are timed in turns of {TURN} runs, their "
+                  "order rotating, each turn after one untimed run. Preprocessing is timed separately."]
+    scored = [r for r in rows if "mse_v" in r and r["threads"] == rows[0]["threads"]]
+    if "mse_v" in base and scored:
         lines += ["", f"Offline evaluation on the held-out test set ({base['test_frames']} frames):", ""]
         lines.append(markdown_table(
             ["model", "method", "size MB", "size vs base", "gzip MB", "MSE v (m/s)^2", "MSE w (rad/s)^2",
@@ -148,10 +164,8 @@ def markdown(rows: list[dict[str, Any]], command: str, baseline: str = "pilotnet
             [[Path(r["model"]).name, r.get("method") or r["precision"], f"{r['size_mb']:.2f}",
               f"{r['size_mb'] / base['size_mb']:.0%}", f"{r['gzip_mb']:.2f}", f"{r['mse_v']:.5f}", f"{r['mse_w']:.6f}",
               f"{r['mse_normalized']:.3e}", f"{r['mse_normalized'] / base['mse_normalized']:.3f}x",
-              f"{r['p50_ms']:.3f}", f"{base['p50_ms'] / r['p50_ms']:.2f}x"] for r in rows]).rstrip("\n"))
+              f"{r['p50_ms']:.3f}", speedup(r)] for r in scored]).rstrip("\n"))
     return "\n".join(lines) + "\n"
-
-
 
 
 def run(artifacts: list[Path], n: int, warmup: int, threads: int, data: str | None = None,
