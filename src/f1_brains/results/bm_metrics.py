@@ -107,25 +107,30 @@ class _SplineSearch:
         self.h = 1.0 / SAMPLES_PER_STEP
         self.t = np.arange(0.0, t[-1] + self.h / 2, self.h)
         self.xy = spline(self.t)
+        self._x, self._y = self.xy[:, 0].tolist(), self.xy[:, 1].tolist()   # floats: fast one at a time
         self.last_t = float(t[-1])
+
+    def _d2(self, j: int, px: float, py: float) -> float:
+        return (self._x[j] - px) ** 2 + (self._y[j] - py) ** 2
 
     def _refined(self, p: np.ndarray, i: int) -> tuple[float, float]:
         """(t, distance) at the parabola's vertex through the squared distances around dense sample i."""
-        d2 = np.sum((self.xy[max(i - 1, 0):i + 2] - p) ** 2, axis=1)
-        if 0 < i < len(self.t) - 1:
-            a, b, c = d2
+        px, py = float(p[0]), float(p[1])
+        b = self._d2(i, px, py)
+        if 0 < i < len(self._x) - 1:
+            a, c = self._d2(i - 1, px, py), self._d2(i + 1, px, py)
             curvature = a - 2 * b + c
             if curvature > 0:
-                shift = float(np.clip(0.5 * (a - c) / curvature, -1.0, 1.0))
-                return self.t[i] + shift * self.h, math.sqrt(max(b - 0.25 * (a - c) * shift, 0.0))
-        return float(self.t[i]), math.sqrt(float(np.sum((self.xy[i] - p) ** 2)))
+                shift = min(max(0.5 * (a - c) / curvature, -1.0), 1.0)
+                return float(self.t[i]) + shift * self.h, math.sqrt(max(b - 0.25 * (a - c) * shift, 0.0))
+        return float(self.t[i]), math.sqrt(b)
 
     def local(self, p: np.ndarray, t0: float) -> tuple[float, float]:
         """Descend the distance from t0 to the nearest local minimum."""
         i = int(round(min(max(t0, 0.0), self.last_t) / self.h))
-        d2 = lambda j: float(np.sum((self.xy[j] - p) ** 2))
-        step = -1 if i > 0 and d2(i - 1) < d2(i) else 1
-        while 0 <= i + step < len(self.t) and d2(i + step) < d2(i):
+        px, py = float(p[0]), float(p[1])
+        step = -1 if i > 0 and self._d2(i - 1, px, py) < self._d2(i, px, py) else 1
+        while 0 <= i + step < len(self._x) and self._d2(i + step, px, py) < self._d2(i, px, py):
             i += step
         return self._refined(p, i)
 
