@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..util.timing import summarize
 from ..worlds.track import Track
-from .bm_metrics import spline_deviation
+from .bm_metrics import path_length, spline_deviation
 
 MAX_ODOM_GAP = 1.0      # s of sim time without odometry before the lap is invalid
 MAX_JUMP_SPEED = 60.0   # m/s: faster apparent motion between two odometry samples is a teleport/reset
@@ -148,8 +148,7 @@ def deviations(reference: Track, odom: Sequence[OdomSample]) -> np.ndarray:
 
 
 def distance_driven(odom: Sequence[OdomSample]) -> float:
-    xy = np.array([(o.x, o.y) for o in odom]).reshape(-1, 2)
-    return float(np.hypot(*np.diff(xy, axis=0).T).sum()) if len(xy) > 1 else 0.0
+    return path_length(np.array([(o.x, o.y) for o in odom]))
 
 
 def suddenness(frames: Sequence[FrameSample]) -> float:

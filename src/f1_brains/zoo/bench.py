@@ -168,17 +168,22 @@ def markdown(rows: list[dict[str, Any]], command: str, baseline: str = "pilotnet
     return "\n".join(lines) + "\n"
 
 
+def load_test_set(data: str | None) -> tuple | None:
+    """(pixels, v, w, stored input spec) of a labelled dataset directory, for ``prepare_bench``; None without."""
+    if not data:
+        return None
+    from . import dataset
+    pixels, labels, manifest = dataset.load(data)
+    return np.asarray(pixels), labels["v"], labels["w"], dataset.stored_input(manifest)
+
+
 def run(artifacts: list[Path], n: int, warmup: int, threads: int, data: str | None = None,
         progress: bool = True) -> list[dict[str, Any]]:
     """One row per artifact that loads (the others are named on stderr and skipped): what it is, its test-set
     scores when ``data`` (a dataset directory) is given, and its timing percentiles."""
     from tqdm import tqdm
     frames = road_frames(32, seed=3)
-    test_set = None
-    if data:
-        from . import dataset
-        pixels, labels, manifest = dataset.load(data)
-        test_set = (np.asarray(pixels), labels["v"], labels["w"], dataset.stored_input(manifest))
+    test_set = load_test_set(data)
     models = []
     for path in tqdm(artifacts, desc="bench loading", unit="model", file=sys.stderr, disable=not progress):
         try:

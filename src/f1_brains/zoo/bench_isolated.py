@@ -25,13 +25,9 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
     from ..errors import F1BrainsError
     from ..util.timing import summarize
     from . import bench
-    test_set = None
-    if job.get("data"):
-        from . import dataset
-        pixels, labels, manifest = dataset.load(job["data"])
-        test_set = (np.asarray(pixels), labels["v"], labels["w"], dataset.stored_input(manifest))
     try:
-        model = bench.prepare_bench(Path(job["path"]), job["warmup"], job["threads"], road_frames(32, seed=3), test_set)
+        model = bench.prepare_bench(Path(job["path"]), job["warmup"], job["threads"], road_frames(32, seed=3),
+                                    bench.load_test_set(job.get("data")))
     except F1BrainsError as e:
         return {"error": str(e)}
     bench.time_interleaved([model], job["n"], progress=False)
