@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from f1_brains.cli import main
 
 F1_BRAINS = str(Path(sys.executable).parent / "f1-brains")
@@ -105,17 +107,28 @@ def test_world_import_and_fidelity_need_a_checkout_and_say_so(tmp_path, capsys):
 
 
 def test_laps_drives_brains_against_the_explicit_one(exported, tmp_path):
-    """`f1-brains laps`: the explicit brain laps, an untrained network does not (and the table says how it ended),
-    a brain that cannot load is a row with the reason; every lap is in the JSON."""
+    """`f1-brains laps`: the explicit brain laps at both command latencies (later commands: a wider line), an
+    untrained network does not (and the table says how it ended), a brain that cannot load is a row with the reason;
+    every lap is in the JSON."""
     md, js = tmp_path / "laps.md", tmp_path / "laps.json"
     rc = main(["laps", "--brains", str(exported["onnx"]), str(tmp_path / "gone.onnx"), "--circuits", "simple_circuit",
-               "--markdown", str(md), "--json", str(js)])
+               "--latency-ms", "20", "100", "--markdown", str(md), "--json", str(js)])
     assert rc == 1
     data = json.loads(js.read_text())
-    explicit, untrained, missing = data["runs"]
-    assert explicit["brain"] == "explicit" and explicit["completed"] and 40 < explicit["lap_time_s"] < 50
+    prompt, late, untrained, untrained_late, missing = data["runs"]
+    assert [r["latency_ms"] for r in data["runs"]] == [20, 100, 20, 100, None]
+    assert prompt["brain"] == late["brain"] == "explicit" and prompt["completed"] and late["completed"]
+    assert 40 < prompt["lap_time_s"] < 50 and late["mae_m"] > prompt["mae_m"]
     assert not untrained["completed"] and untrained["end_reason"].startswith(("hit the wall", "stuck", "timeout"))
     assert missing["end_reason"].startswith("not loaded: model") and "gone.onnx does not exist" in missing["end_reason"]
     text = md.read_text()
-    assert "| explicit | simple_circuit | 1/1 |" in text and "| 1.000 |" in text
-    assert "| pilotnet.onnx | simple_circuit | 0/1 (" in text
+    assert "| explicit | simple_circuit | 20 | 1/1 |" in text and "| explicit | simple_circuit | 100 | 1/1 |" in text
+    assert text.count("| 1.000 |") >= 2     # each latency's explicit row is its own reference
+    assert "| pilotnet.onnx | simple_circuit | 20 | 0/1 (" in text
+
+
+@pytest.mark.parametrize("bad", ["-5", "fast", "nan"])
+def test_a_latency_must_be_milliseconds_at_least_zero(bad, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["laps", "--latency-ms", bad])
+    assert stop.value.code == 2 and "a latency is milliseconds >= 0" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from f1_brains.errors import ConfigError
-from f1_brains.results.laps import FrameSample, OdomSample
+from f1_brains.results.laps import FrameSample, OdomSample, lap_statistics
 from f1_brains.results.report import load_run, report
 from f1_brains.ros.recorder import SCHEMA_VERSION, LapRecorder, load_reference
 from f1_brains.util.files import check_writable_dir
@@ -184,3 +184,7 @@ def test_bm_keys_cover_every_lap_of_the_recording(ring, tmp_path):
     assert bm["position_deviation_mae"] == pytest.approx(1.0, abs=0.02)     # on the line: 1000**0
     assert bm["position_deviation_total_err"] == pytest.approx(659.5 / 2, rel=0.03)   # a checkpoint per 2 m driven
     assert bm["percentage_completed"] > 200 and bm["frame_rate"] == pytest.approx(1320 / 65)
+    # past laps' statistics are computed once (at the write after each lap) and equal a fresh computation now
+    fresh = [lap_statistics(lap, ring, 20.0, recorder.bm_points) for lap in recorder.splitter.laps]
+    same = lambda a, b: json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)   # noqa: E731 (NaN == NaN)
+    assert same(recorder.run_data("done", received=1320)["laps"][:2], fresh[:2])

@@ -228,7 +228,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_laps(args: argparse.Namespace) -> int:
     from .evaluate import offline_laps
     brains, circuits = matrix_names(args)
-    rows = offline_laps.drive_all(brains, circuits, range(args.seeds))
+    rows = offline_laps.drive_all(brains, circuits, range(args.seeds), [ms / 1e3 for ms in args.latency_ms])
     groups = offline_laps.summary(rows)
     command = this_command("f1-brains laps")
     table = offline_laps.markdown(groups, command)
@@ -250,10 +250,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:
-    from .errors import ConfigError
     from .zoo import dataset
-    if any(ms < 0 for ms in args.latency_ms):
-        raise ConfigError(f"--latency-ms must be >= 0, not {args.latency_ms}")
     manifest = dataset.collect(args.out, args.circuits, args.laps, args.seed, disturb=not args.no_disturbance,
                                latencies=[ms / 1000 for ms in args.latency_ms])
     print(f"{manifest['frames']} frames in {args.out}; laps: " + ", ".join(f"{k}: {v}" for k, v in manifest["lap_ends"].items()))
@@ -266,6 +263,17 @@ def cmd_train(args: argparse.Namespace) -> int:
                          val_dirs=args.val_data)
     print(f"best validation MSE (normalized) {result['best_val_mse_normalized']:.5f}; weights in {args.out}")
     return 0
+
+
+def _latency_ms(text: str) -> float:
+    """A command latency in ms (argparse type): a number >= 0."""
+    try:
+        ms = float(text)
+    except ValueError:
+        ms = -1.0
+    if not ms >= 0:
+        raise argparse.ArgumentTypeError(f"a latency is milliseconds >= 0, not {text!r}")
+    return ms
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -362,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--laps", type=int, default=2, help="laps per circuit (alternating direction)")
     ds.add_argument("--seed", type=int, default=0)
     ds.add_argument("--no-disturbance", action="store_true", help="record the expert undisturbed")
-    ds.add_argument("--latency-ms", nargs="+", type=float, default=[20.0], metavar="MS",
+    ds.add_argument("--latency-ms", nargs="+", type=_latency_ms, default=[20.0], metavar="MS",
                     help="command latency per lap, in turn (lap k: the k-th modulo the list): e.g. 20 70 120 records "
                          "the states a slow command path visits, labelled with the expert's decisions there")
     tr = sub.add_parser("train", help="train PilotNet on datasets; writes weights, card and history")
@@ -382,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     laps.add_argument("--brains", nargs="+", default=["all"], help="brain names, YAMLs or artifacts (default: all)")
     laps.add_argument("--circuits", nargs="+", default=["all"], help="circuits (default: the five built-in ones)")
     laps.add_argument("--seeds", type=int, default=1, help="appearance seeds per cell (0 = the world's own look)")
+    laps.add_argument("--latency-ms", type=_latency_ms, nargs="+", default=[20.0], metavar="MS",
+                      help="command latencies: each lap's commands land this long after their frame (default 20)")
     laps.add_argument("--markdown", help="also write the table here")
     laps.add_argument("--json", help="also write every lap here")
     rep = sub.add_parser("report", help="results table and plots of recorded runs (run.json files)")

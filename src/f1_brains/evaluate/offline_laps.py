@@ -1,4 +1,4 @@
-"""`f1-brains laps`: brains x circuits x appearance seeds driven in lockstep without ROS (sim/offline.py; the field
+"""`f1-brains laps`: brains x circuits x command latencies x appearance seeds driven in lockstep without ROS (sim/offline.py; the field
 renderer, or a CustomRobots ``.world``'s real meshes), one process, a few seconds a lap: the quick closed-loop check before `f1-brains evaluate` runs the same
 brains through the ROS nodes. Each lap's time, speed and deviation are set against the explicit brain's."""
 from __future__ import annotations
@@ -28,22 +28,23 @@ def spec_for(brain: str) -> BrainSpec:
     return BrainSpec.from_dict({"name": Path(brain).name, "model": brain}, source=f"artifact {brain}")
 
 
-def drive_one(brain: Any, circuit: str, seed: int) -> dict[str, Any]:
-    """One lap (or the run's end) of ``brain`` on ``circuit``; seed 0 is the world's own look, others vary it. A
+def drive_one(brain: Any, circuit: str, seed: int, latency: float = offline.LATENCY) -> dict[str, Any]:
+    """One lap (or the run's end) of ``brain`` on ``circuit``, its commands landing ``latency`` s after their frame;
+    seed 0 is the world's own look, others vary it. A
     CustomRobots ``.world`` is drawn from its real meshes (sim/mesh_renderer.py, drawn in a child process), where the seed has no effect."""
     track = circuits.load(circuit)
     appearance = Appearance() if seed == 0 else Appearance.varied(seed)
     renderer = RendererProcess(circuit) if Path(circuit).suffix == ".world" else None
     t0 = time.perf_counter()
     try:
-        sim = offline.drive(track, brain, RunLimits(laps=1, timeout=track.length / 3.0), appearance=appearance,
-                            renderer=renderer)
+        sim = offline.drive(track, brain, RunLimits(laps=1, timeout=track.length / 3.0), latency=latency,
+                            appearance=appearance, renderer=renderer)
     finally:
         if renderer is not None:
             renderer.close()
     summary = sim.summary()
     lap = summary["laps"][0] if summary["laps"] else None
-    return {"circuit": track.name, "seed": seed, "end_reason": summary["end_reason"], "completed": lap is not None,
+    return {"circuit": track.name, "latency_ms": round(latency * 1e3), "seed": seed, "end_reason": summary["end_reason"], "completed": lap is not None,
             "lap_time_s": lap["lap_time"] if lap else None,
             "average_speed": lap["distance"] / lap["lap_time"] if lap else None,
             "mae_m": lap["mean_abs_offset"] if lap else None, "max_m": lap["max_abs_offset"] if lap else None,
@@ -51,28 +52,29 @@ def drive_one(brain: Any, circuit: str, seed: int) -> dict[str, Any]:
 
 
 def drive_all(brains: Iterable[str], circuit_names: Iterable[str], seeds: Iterable[int],
-              progress: bool = True) -> list[dict[str, Any]]:
-    """Every brain (the explicit one first, as the reference) on every circuit and seed; a brain that cannot load
-    gets one row saying why."""
+              latencies: Iterable[float] = (offline.LATENCY,), progress: bool = True) -> list[dict[str, Any]]:
+    """Every brain (the explicit one first, as the reference) on every circuit, latency (s) and seed; a brain that
+    cannot load gets one row saying why."""
     from tqdm import tqdm
     names = list(dict.fromkeys([REFERENCE, *brains]))
-    circuit_names, seeds = list(circuit_names), list(seeds)
+    circuit_names, seeds, latencies = list(circuit_names), list(seeds), list(latencies)
+    per_brain = len(circuit_names) * len(latencies) * len(seeds)
     rows: list[dict[str, Any]] = []
-    bar = tqdm(total=len(names) * len(circuit_names) * len(seeds), desc="laps", unit="lap", file=sys.stderr,
-               disable=not progress)
+    bar = tqdm(total=len(names) * per_brain, desc="laps", unit="lap", file=sys.stderr, disable=not progress)
     for name in names:
         try:
             spec = spec_for(name)
             brain = brain_from_spec(spec)
         except F1BrainsError as e:
-            rows.append({"brain": name, "circuit": "-", "seed": None, "end_reason": f"not loaded: {e}",
-                         "completed": False})
-            bar.update(len(circuit_names) * len(seeds))
+            rows.append({"brain": name, "circuit": "-", "latency_ms": None, "seed": None,
+                         "end_reason": f"not loaded: {e}", "completed": False})
+            bar.update(per_brain)
             continue
         for circuit in circuit_names:
-            for seed in seeds:
-                rows.append({"brain": spec.name, **drive_one(brain, circuit, seed)})
-                bar.update()
+            for latency in latencies:
+                for seed in seeds:
+                    rows.append({"brain": spec.name, **drive_one(brain, circuit, seed, latency)})
+                    bar.update()
     bar.close()
     return rows
 
@@ -82,23 +84,24 @@ def _median(values: list[float]) -> float | None:
 
 
 def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per brain x circuit over the seeds: completion, median lap time, speed and MAE, worst max deviation, and
-    the ratios of lap time and MAE to the explicit brain's on the same circuit."""
-    groups: dict[tuple[str, str], list[dict]] = {}
+    """Per brain x circuit x latency over the seeds: completion, median lap time, speed and MAE, worst max
+    deviation, and the ratios of lap time and MAE to the explicit brain's on the same circuit and latency."""
+    groups: dict[tuple[str, str, int | None], list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["brain"], r["circuit"]), []).append(r)
+        groups.setdefault((r["brain"], r["circuit"], r["latency_ms"]), []).append(r)
     out = []
-    for (brain, circuit), runs in groups.items():
+    for (brain, circuit, latency_ms), runs in groups.items():
         done = [r for r in runs if r["completed"]]
-        out.append({"brain": brain, "circuit": circuit, "completed": len(done), "runs": len(runs),
+        out.append({"brain": brain, "circuit": circuit, "latency_ms": latency_ms, "completed": len(done),
+                    "runs": len(runs),
                     "lap_time_s": _median([r["lap_time_s"] for r in done]),
                     "average_speed": _median([r["average_speed"] for r in done]),
                     "mae_m": _median([r["mae_m"] for r in done]),
                     "max_m": max((r["max_m"] for r in done), default=None),
                     "failures": sorted({r["end_reason"] for r in runs if not r["completed"]})})
-    reference = {g["circuit"]: g for g in out if g["brain"] == REFERENCE}
+    reference = {(g["circuit"], g["latency_ms"]): g for g in out if g["brain"] == REFERENCE}
     for g in out:
-        ref = reference.get(g["circuit"])
+        ref = reference.get((g["circuit"], g["latency_ms"]))
         for key in ("lap_time_s", "mae_m"):
             ok = ref is not None and g[key] is not None and ref[key]
             g[f"{key}_vs_explicit"] = g[key] / ref[key] if ok else None
@@ -107,12 +110,12 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def markdown(groups: list[dict[str, Any]], command: str) -> str:
     fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
-    rows = [[g["brain"], g["circuit"], f"{g['completed']}/{g['runs']}" + (f" ({'; '.join(g['failures'])})"
+    rows = [[g["brain"], g["circuit"], fmt(g["latency_ms"], "d"), f"{g['completed']}/{g['runs']}" + (f" ({'; '.join(g['failures'])})"
                                                                           if g["failures"] else ""),
              fmt(g["lap_time_s"], ".2f"), fmt(g["lap_time_s_vs_explicit"], ".3f"), fmt(g["average_speed"], ".2f"),
              fmt(g["mae_m"], ".3f"), fmt(g["mae_m_vs_explicit"], ".2f"), fmt(g["max_m"], ".3f")] for g in groups]
-    header = ["brain", "circuit", "laps completed", "lap time s (median)", "lap time / explicit", "avg speed m/s",
+    header = ["brain", "circuit", "latency ms", "laps completed", "lap time s (median)", "lap time / explicit", "avg speed m/s",
               "deviation MAE m (median)", "MAE / explicit", "max deviation m (worst)"]
     return (f"Measured with `{command}`: lockstep laps without ROS (field renderer; `.world` circuits: their "
-            "real meshes; 20 Hz camera, the command "
-            "landing 20 ms after its frame), the median over the appearance seeds.\n\n" + markdown_table(header, rows))
+            "real meshes; 20 Hz camera, each command "
+            "landing its latency after its frame), the median over the appearance seeds.\n\n" + markdown_table(header, rows))

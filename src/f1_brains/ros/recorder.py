@@ -20,7 +20,7 @@ import numpy as np
 
 from ..core.backends.base import is_gpu
 from ..results.bm_metrics import pilot_metrics, recording_metrics
-from ..results.laps import FrameSample, LapSplitter, OdomSample, lap_statistics, run_statistics
+from ..results.laps import FrameSample, Lap, LapSplitter, OdomSample, lap_statistics, run_statistics
 from ..results.run_file import CSV_COLUMNS, SCHEMA_VERSION
 from ..util.files import write_json_atomic, write_text_atomic
 from ..util.host import versions
@@ -41,6 +41,7 @@ class LapRecorder:
         self.bm_points = bm_reference_points if bm_reference_points is not None else reference.points[::4]
         self.splitter = LapSplitter(reference)
         self.rows: list[tuple] = []
+        self._past_laps: dict[int, dict[str, Any]] = {}   # statistics of laps before the current one: final
         self._last_odom: OdomSample | None = None
         self._counts = (0, 0)            # (received, skipped) at the start of the current lap
         self._lock = threading.Lock()
@@ -104,8 +105,8 @@ class LapRecorder:
             current.received, current.skipped = received - self._counts[0], skipped - self._counts[1]
             if current.invalid_reason is None and not current.complete and end_reason:
                 current.invalid_reason = f"run ended mid-lap: {end_reason}"
-            per_lap = [lap_statistics(lap, self.reference, self.target_rate, self.bm_points)
-                       for lap in laps if len(lap.odom) > 1]   # a lone sample after the finish is no lap
+            per_lap = [self._lap_statistics(i, lap, current=i == len(laps) - 1)
+                       for i, lap in enumerate(laps) if len(lap.odom) > 1]   # a lone sample after the finish: no lap
             run = run_statistics(laps, self.reference, self.target_rate, received, skipped)
             odom = [o for lap in laps for o in lap.odom]
             odom = [o for i, o in enumerate(odom) if i == 0 or o is not odom[i - 1]]   # laps share their boundary
@@ -114,6 +115,15 @@ class LapRecorder:
         return {"schema_version": SCHEMA_VERSION, "metadata": self.metadata, "end_reason": end_reason,
                 "laps_completed": len(complete), "laps": per_lap, "run": run,
                 "bm": self.bm_section(odom, frames, run, received)}
+
+    def _lap_statistics(self, index: int, lap: Lap, current: bool) -> dict[str, Any]:
+        """A lap's statistics; a past lap no longer changes, so its (spline deviation's) cost is paid once."""
+        if not current and index in self._past_laps:
+            return self._past_laps[index]
+        stats = lap_statistics(lap, self.reference, self.target_rate, self.bm_points)
+        if not current:
+            self._past_laps[index] = stats
+        return stats
 
     def bm_section(self, odom: list[OdomSample], frames: list[FrameSample], run: dict[str, Any],
                    received: int) -> dict[str, Any]:
