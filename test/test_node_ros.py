@@ -12,7 +12,7 @@ from conftest import free_port, ros_env
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name,checks", [
-    ("brain_node", 6),   # brain node: rate, bad encoding, wrong size, silence, NaN output, shutdown
+    ("brain_node", 7),   # brain node: rate, bad encoding, wrong size, silence, a repeat, NaN output, shutdown
     ("sim_lap", 1),      # the explicit brain completes a lockstep lap of simple_circuit on the simulator
     ("sim_inputs", 7),   # simulator: commands, linear.y, NaN/huge commands, reset/pause, silent brain in lockstep,
                          # the car stopping when commands stop, a second cmd_vel publisher warned about

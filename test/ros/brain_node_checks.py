@@ -106,6 +106,20 @@ class BrainNodeChecks(unittest.TestCase):
         stopped_after = next(t for t, m in self.cmd.msgs if t >= t0 and is_zero(m)) - t0
         self.assertGreater(stopped_after, 0.3)   # not before the 0.5 s timeout (minus the last frame's age)
 
+    def test_5_a_frame_sent_again_with_its_stamp_is_answered_once(self):
+        frame = self.image(4)
+        t0 = time.monotonic()
+        self.cam.publish(frame)
+        self.assertTrue(self.cmd.wait_for(t0, lambda m: not is_zero(m)), "no command for the frame")
+        time.sleep(0.1)
+        t1 = time.monotonic()
+        self.cam.publish(frame)          # the lockstep simulator's resend: same stamp
+        time.sleep(0.4)
+        self.assertEqual([m for m in self.cmd.since(t1) if not is_zero(m)], [], "a repeated frame was answered")
+        t2 = time.monotonic()
+        self.cam.publish(self.image(4))  # the same pixels with a new stamp: a new frame
+        self.assertTrue(self.cmd.wait_for(t2, lambda m: not is_zero(m)), "no command for a newly stamped frame")
+
     def test_5_nan_output_stops_the_car(self):
         t0 = time.monotonic()
         self.stream(self.nan_cam, 5)

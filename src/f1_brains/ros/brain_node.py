@@ -2,7 +2,9 @@
 
 Latest frame wins: the image callback only parks the newest message in a one-slot mailbox (a frame
 still parked when a newer one arrives is counted as skipped), and one worker thread runs the brain
-on whatever is newest. The car gets a zero Twist when the camera is silent for ``~silence_timeout``
+on whatever is newest. A frame stamped like the one taken last is a repeat (the lockstep simulator resends a frame
+it got no answer to within a second) and gets no second answer: in lockstep, answers are counted, and a second
+one would be taken for the next frame's. The car gets a zero Twist when the camera is silent for ``~silence_timeout``
 seconds, when a frame cannot be processed (bad encoding or size, NaN output, backend error), and at
 shutdown. Parameters (all private): ``brain`` (name or YAML path), ``camera_topic``, ``cmd_vel_topic``,
 ``silence_timeout``, ``summary_file`` (JSON written at shutdown), and overrides ``device``, ``threads``.
@@ -53,6 +55,7 @@ class FrameLog:
     received: int = 0
     processed: int = 0
     skipped: int = 0     # replaced by a newer frame before the brain got to them
+    repeats: int = 0     # a frame stamped like the one taken last: not answered twice
     faults: int = 0      # frames answered with a safe stop
     silences: int = 0    # watchdog stops
     clock_behind: int = 0   # frames stamped after the node's clock: no end-to-end latency for them
@@ -63,7 +66,8 @@ class FrameLog:
                   self.node_overhead, "received->cmd (wall)": self.receive_to_command,
                   "end-to-end (stamp->cmd)": self.end_to_end}
         return {"frames": {"received": self.received, "processed": self.processed, "skipped": self.skipped,
-                           "faults": self.faults, "silences": self.silences, "clock_behind": self.clock_behind},
+                           "repeats": self.repeats, "faults": self.faults, "silences": self.silences,
+                           "clock_behind": self.clock_behind},
                 "timings": {name: summarize(values) for name, values in stages.items()}}
 
 
@@ -91,6 +95,7 @@ class BrainNode:
         self.silence_timeout = silence_timeout
         self.log = FrameLog()
         self._mailbox: tuple[Image, float] | None = None
+        self._last_stamp: rospy.Time | None = None   # of the frame taken last (parked or processed)
         self._cond = threading.Condition()
         self._last_frame = time.monotonic()
         self._stopped = True        # the car is known to be stopped (no motion command outstanding)
@@ -155,6 +160,11 @@ class BrainNode:
     def _on_image(self, msg: Image) -> None:
         with self._cond:
             self.log.received += 1
+            stamp = msg.header.stamp
+            if stamp and stamp == self._last_stamp:   # a zero stamp (a camera without a clock) is never a repeat
+                self.log.repeats += 1
+                return
+            self._last_stamp = stamp
             if self._mailbox is not None:
                 self.log.skipped += 1
             self._mailbox = (msg, time.perf_counter())
