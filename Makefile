@@ -18,11 +18,13 @@ FRAMES ?= 400
 bootstrap:
 	@bash scripts/bootstrap.sh
 
-# The shipped PilotNet (models/pilotnet/) is made by `make zoo`: dataset -> training -> every format and
-# optimized variant (`f1-brains optimize`). It is committed, so `make run` and `make test` need none of this.
+# The shipped PilotNet (models/pilotnet/) is made by `make zoo`: dataset (the expert's laps with its commands landing
+# 20, 70 and 120 ms after their frame, in turn: the states a slow command path leads to) -> training -> every format
+# and optimized variant (`f1-brains optimize`). It is committed, so `make run` and `make test` need none of this.
 ZOO := models/pilotnet
 data/train/manifest.json: | bootstrap
-	f1-brains dataset --out data/train --circuits simple_circuit many_curves nurburgring --laps 6 --seed 0
+	f1-brains dataset --out data/train --circuits simple_circuit many_curves nurburgring --laps 6 --seed 0 \
+	    --latency-ms 20 70 120
 
 zoo: bootstrap data/train/manifest.json
 	f1-brains train --data data/train --out $(ZOO) --epochs 8 --seed 0
