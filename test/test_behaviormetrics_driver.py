@@ -73,13 +73,20 @@ def bm_results(bm: Path) -> dict[str, tuple[dict, dict]]:
     return results
 
 
-def test_behaviormetrics_script_mode_laps_the_embedded_world_and_writes_its_metrics(bm_install, tmp_path):
-    """The shipped config, verbatim: the explicit brain served by our module, 60 s of simple_circuit."""
+@pytest.mark.parametrize("config,model,backend", [
+    ("embedded_simple_circuit.yml", "explicit", "explicit"),
+    ("embedded_pilotnet.yml", "pilotnet_onnx", "onnxruntime"),   # the shipped network, trained under command delay
+])
+def test_behaviormetrics_script_mode_laps_the_embedded_world_and_writes_its_metrics(bm_install, tmp_path, config,
+                                                                                     model, backend):
+    """A shipped config, verbatim: the brain served by our module, 60 s of simple_circuit, BM's pilot loop (a frame
+    polled every 50 ms, commands republished every 80 ms: up to ~135 ms from frame to wheels)."""
     bm, deps = bm_install
+    for old in (*bm.glob("*.json"), *bm.glob("*.bag")):   # the module's BM copy is shared: one run's files at a time
+        old.unlink()
     marker = uuid.uuid4().hex
     try:
-        result = subprocess.run([sys.executable, "driver_gazebo.py", "-c",
-                                 "f1_brains/configs/embedded_simple_circuit.yml", "-s"], cwd=bm,
+        result = subprocess.run([sys.executable, "driver_gazebo.py", "-c", f"f1_brains/configs/{config}", "-s"], cwd=bm,
                                 env=bm_env(tmp_path, deps, marker), capture_output=True, text=True, timeout=300)
     finally:
         kill_marked(marker)
@@ -87,8 +94,8 @@ def test_behaviormetrics_script_mode_laps_the_embedded_world_and_writes_its_metr
     assert result.returncode == 0 and "DONE! Bye, bye" in log, log[-6000:]
     assert len(list(bm.glob("*.json"))) == 1, log[-6000:]
     results = bm_results(bm)
-    assert set(results) == {"explicit"}, log[-6000:]
-    metrics, topics = results["explicit"]
+    assert set(results) == {model}, log[-6000:]
+    metrics, topics = results[model]
     # a lap, by BM's own metric code (its perfect lap's checkpoints matched within 5 m), and BM's timings
     assert metrics["percentage_completed"] >= 100 and metrics["lap_seconds"] > 0, metrics
     assert metrics["experiment_total_simulated_time"] >= 60 and metrics["completed_distance"] > 429, metrics
@@ -96,5 +103,5 @@ def test_behaviormetrics_script_mode_laps_the_embedded_world_and_writes_its_metr
     assert metrics["real_time_factor"] > 0, metrics      # BM read it from our `gz stats -p`
     assert topics["/F1ROS/odom"] > 500 and topics["/clock"] > 500, topics
     # BM's loader: built twice without a model, then reloaded with it; nothing refused
-    assert log.count("no model yet") == 2 and "brain explicit on explicit (cpu)" in log
+    assert log.count("no model yet") == 2 and f"brain {model} on {backend} (cpu)" in log
     assert "cannot drive" not in log and "safe stop" not in log

@@ -132,3 +132,12 @@ def test_a_latency_must_be_milliseconds_at_least_zero(bad, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["laps", "--latency-ms", bad])
     assert stop.value.code == 2 and "a latency is milliseconds >= 0" in capsys.readouterr().err
+
+
+def test_all_circuits_can_have_points_files_beside_them():
+    from argparse import Namespace
+
+    from f1_brains.cli import matrix_names
+    from f1_brains.worlds.circuits import CIRCUITS
+    _, circuits = matrix_names(Namespace(brains=["explicit"], circuits=["all", "mine.txt", "montreal"]))
+    assert circuits == [*CIRCUITS, "mine.txt"] and len(CIRCUITS) == 5

@@ -103,7 +103,7 @@ def test_a_condition_is_a_column_of_the_matrix(tmp_path, monkeypatch):
     monkeypatch.setenv("ROS_HOME", str(tmp_path / "ros"))
     out = tmp_path / "out"
     assert main(["evaluate", "--brains", "explicit", "--circuits", "simple_circuit", "--conditions", "none",
-                 "noise:16", "drop:0.3", "latency:100", "yaw:4", "--out", str(out)]) == 0
+                 "noise:16", "drop:0.3", "latency:100", "yaw:4", "--jobs", "2", "--out", str(out)]) == 0
     sim = json.loads((out / "explicit/simple_circuit/lockstep.noise16/r0/sim_summary.json").read_text())
     assert sim["condition"] == "noise:16" and sim["end_reason"] == "completed 1 lap(s)"
     plain = json.loads((out / "explicit/simple_circuit/lockstep/r0/sim_summary.json").read_text())

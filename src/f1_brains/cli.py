@@ -193,10 +193,12 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
 
 
 def matrix_names(args: argparse.Namespace) -> tuple[list[str], list[str]]:
-    """--brains and --circuits, "all" meaning every brains/*.yaml and the five built-in circuits."""
+    """--brains and --circuits, "all" meaning every brains/*.yaml and the five built-in circuits (with others
+    beside it: e.g. --circuits all my_track.txt)."""
     from .worlds.circuits import CIRCUITS
     brains = sorted(p.stem for p in paths.brains_dir().glob("*.yaml")) if args.brains == ["all"] else args.brains
-    return brains, list(CIRCUITS) if args.circuits == ["all"] else args.circuits
+    circuits = [c for name in args.circuits for c in (CIRCUITS if name == "all" else [name])]
+    return brains, list(dict.fromkeys(circuits))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -340,7 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     fid.add_argument("--no-laps", action="store_true", help="skip the explicit brain's laps")
     ev = sub.add_parser("evaluate", help="closed-loop runs of brains on circuits, headless, in parallel")
     ev.add_argument("--brains", nargs="+", default=["explicit"], help="brain names, or all")
-    ev.add_argument("--circuits", nargs="+", default=["all"], help="circuit names or points files, or all")
+    ev.add_argument("--circuits", nargs="+", default=["all"],
+                    help="circuit names, points files or .world files; all: the five built-in ones (default)")
     ev.add_argument("--modes", nargs="+", default=["lockstep"], choices=["lockstep", "realtime"])
     ev.add_argument("--laps", type=int, default=1)
     ev.add_argument("--repeats", type=int, default=1, help="runs per cell (a condition's seed is the repeat)")
@@ -388,7 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     laps = sub.add_parser("laps", help="quick closed loop without ROS: brains x circuits x appearance seeds in "
                                         "lockstep, against the explicit brain")
     laps.add_argument("--brains", nargs="+", default=["all"], help="brain names, YAMLs or artifacts (default: all)")
-    laps.add_argument("--circuits", nargs="+", default=["all"], help="circuits (default: the five built-in ones)")
+    laps.add_argument("--circuits", nargs="+", default=["all"],
+                      help="circuit names, points files or .world files; all: the five built-in ones (default)")
     laps.add_argument("--seeds", type=int, default=1, help="appearance seeds per cell (0 = the world's own look)")
     laps.add_argument("--latency-ms", type=_latency_ms, nargs="+", default=[20.0], metavar="MS",
                       help="command latencies: each lap's commands land this long after their frame (default 20)")
