@@ -64,7 +64,10 @@ def test_bench_times_each_model_in_its_own_process_per_thread_count_and_pass(exp
     for r in rows:
         assert r["passes"] == 2 and r["n"] == 10 and r["p50_min_ms"] <= r["p50_ms"] <= r["p50_max_ms"]
         assert r["speedup"] > 0 and (r["speedup"] == 1.0 or r["backend"] != "torchscript")   # baseline: 1x
-    assert "skipped" in capsys.readouterr().err and all("broken" not in r["model"] for r in rows)
+    out = capsys.readouterr()
+    assert "skipped" in out.err and all("broken" not in r["model"] for r in rows)
+    from f1_brains.util.host import cpu   # the header names the CPU: int8 speed-ups depend on its instruction sets
+    assert f"({cpu()})" in out.out and " cores, " in cpu()
 
 
 def test_bench_on_a_missing_path_is_a_clear_error(tmp_path, capsys):

@@ -23,7 +23,7 @@ from ..results.bm_metrics import pilot_metrics, recording_metrics
 from ..results.laps import FrameSample, Lap, LapSplitter, OdomSample, lap_statistics, run_statistics
 from ..results.run_file import CSV_COLUMNS, SCHEMA_VERSION
 from ..util.files import write_json_atomic, write_text_atomic
-from ..util.host import versions
+from ..util.host import cpu, versions
 from ..worlds.track import Track
 
 
@@ -167,7 +167,7 @@ def run_metadata(brain_about: dict[str, Any], circuit: str, mode: str, seed: int
     return {"brain": brain_about.get("brain"), "backend": brain_about.get("backend"),
             "device": brain_about.get("device"), "artifact": brain_about.get("artifact"),
             "model_card": brain_about.get("card"), "circuit": circuit, "mode": mode, "seed": seed,
-            "host": platform.node(), "python": platform.python_version(), "versions": versions(),
+            "host": platform.node(), "cpu": cpu(), "python": platform.python_version(), "versions": versions(),
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 

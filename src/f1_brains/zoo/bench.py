@@ -16,7 +16,7 @@ from ..core.backends import Backend, LoadOptions, load_backend
 from ..core.model_card import ModelCard, card_path_for
 from ..core.synthetic import road_frames
 from ..errors import F1BrainsError
-from ..util.host import versions
+from ..util.host import cpu, versions
 from ..util.tables import markdown_table
 from ..util.timing import summarize
 
@@ -132,7 +132,7 @@ def markdown(rows: list[dict[str, Any]], command: str, baseline: str = "pilotnet
         ratio = r.get("speedup") if isolated else base_for(r)["p50_ms"] / r["p50_ms"]
         return "-" if ratio is None else f"{ratio:.2f}x"
     base = base_for(rows[0])
-    lines = [f"Measured with `{command}` on {platform.node()} ({platform.machine()}), "
+    lines = [f"Measured with `{command}` on {platform.node()} ({cpu()}), "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; batch 1, real preprocessed frames. "
              f"Ratios: against {Path(base['model']).name} at the same thread count, measured in the same run.",
              "Packages: " + ", ".join(f"{k} {v}" for k, v in versions().items()), ""]
