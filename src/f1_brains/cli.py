@@ -272,8 +272,8 @@ def _latency_ms(text: str) -> float:
     try:
         ms = float(text)
     except ValueError:
-        ms = -1.0
-    if not ms >= 0:
+        ms = float("nan")
+    if not ms >= 0:   # also refuses nan
         raise argparse.ArgumentTypeError(f"a latency is milliseconds >= 0, not {text!r}")
     return ms
 

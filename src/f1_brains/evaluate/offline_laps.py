@@ -1,5 +1,5 @@
-"""`f1-brains laps`: brains x circuits x command latencies x appearance seeds driven in lockstep without ROS (sim/offline.py; the field
-renderer, or a CustomRobots ``.world``'s real meshes), one process, a few seconds a lap: the quick closed-loop check before `f1-brains evaluate` runs the same
+"""`f1-brains laps`: brains x circuits x command latencies x appearance seeds driven in lockstep without ROS
+(sim/offline.py; the field renderer, or a CustomRobots ``.world``'s real meshes), one process, a few seconds a lap: the quick closed-loop check before `f1-brains evaluate` runs the same
 brains through the ROS nodes. Each lap's time, speed and deviation are set against the explicit brain's."""
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def drive_one(brain: Any, circuit: str, seed: int, latency: float = offline.LATE
             renderer.close()
     summary = sim.summary()
     lap = summary["laps"][0] if summary["laps"] else None
-    return {"circuit": track.name, "latency_ms": round(latency * 1e3), "seed": seed, "end_reason": summary["end_reason"], "completed": lap is not None,
+    return {"circuit": track.name, "latency_ms": round(latency * 1e3), "seed": seed,
+            "end_reason": summary["end_reason"], "completed": lap is not None,
             "lap_time_s": lap["lap_time"] if lap else None,
             "average_speed": lap["distance"] / lap["lap_time"] if lap else None,
             "mae_m": lap["mean_abs_offset"] if lap else None, "max_m": lap["max_abs_offset"] if lap else None,
@@ -110,12 +111,12 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def markdown(groups: list[dict[str, Any]], command: str) -> str:
     fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
-    rows = [[g["brain"], g["circuit"], fmt(g["latency_ms"], "d"), f"{g['completed']}/{g['runs']}" + (f" ({'; '.join(g['failures'])})"
-                                                                          if g["failures"] else ""),
+    rows = [[g["brain"], g["circuit"], fmt(g["latency_ms"], "d"),
+             f"{g['completed']}/{g['runs']}" + (f" ({'; '.join(g['failures'])})" if g["failures"] else ""),
              fmt(g["lap_time_s"], ".2f"), fmt(g["lap_time_s_vs_explicit"], ".3f"), fmt(g["average_speed"], ".2f"),
              fmt(g["mae_m"], ".3f"), fmt(g["mae_m_vs_explicit"], ".2f"), fmt(g["max_m"], ".3f")] for g in groups]
-    header = ["brain", "circuit", "latency ms", "laps completed", "lap time s (median)", "lap time / explicit", "avg speed m/s",
-              "deviation MAE m (median)", "MAE / explicit", "max deviation m (worst)"]
+    header = ["brain", "circuit", "latency ms", "laps completed", "lap time s (median)", "lap time / explicit",
+              "avg speed m/s", "deviation MAE m (median)", "MAE / explicit", "max deviation m (worst)"]
     return (f"Measured with `{command}`: lockstep laps without ROS (field renderer; `.world` circuits: their "
             "real meshes; 20 Hz camera, each command "
             "landing its latency after its frame), the median over the appearance seeds.\n\n" + markdown_table(header, rows))

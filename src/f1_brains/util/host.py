@@ -34,4 +34,4 @@ def cpu() -> str:
     flags = set(fields.get("flags", "").split())
     present = [f for f in CPU_FEATURES if f in flags]
     return f"{fields.get('model name', platform.machine())}, {os.cpu_count()} cores, " + \
-        (" ".join(present) if present else "none of " + " ".join(CPU_FEATURES[1:]))
+        (" ".join(present) or "none of " + " ".join(CPU_FEATURES))
