@@ -112,10 +112,10 @@ def test_world_import_and_fidelity_need_a_checkout_and_say_so(tmp_path, capsys):
 def test_laps_drives_brains_against_the_explicit_one(exported, tmp_path):
     """`f1-brains laps`: the explicit brain laps at both command latencies (later commands: a wider line), an
     untrained network does not (and the table says how it ended), a brain that cannot load is a row with the reason;
-    every lap is in the JSON."""
+    every lap is in the JSON, in the order asked even with brains driven in parallel processes."""
     md, js = tmp_path / "laps.md", tmp_path / "laps.json"
     rc = main(["laps", "--brains", str(exported["onnx"]), str(tmp_path / "gone.onnx"), "--circuits", "simple_circuit",
-               "--latency-ms", "20", "100", "--markdown", str(md), "--json", str(js)])
+               "--latency-ms", "20", "100", "--jobs", "2", "--markdown", str(md), "--json", str(js)])
     assert rc == 1
     data = json.loads(js.read_text())
     prompt, late, untrained, untrained_late, missing = data["runs"]
@@ -128,6 +128,23 @@ def test_laps_drives_brains_against_the_explicit_one(exported, tmp_path):
     assert "| explicit | simple_circuit | 20 | 1/1 |" in text and "| explicit | simple_circuit | 100 | 1/1 |" in text
     assert text.count("| 1.000 |") >= 2     # each latency's explicit row is its own reference
     assert "| pilotnet.onnx | simple_circuit | 20 | 0/1 (" in text
+
+
+def test_laps_table_shows_the_spread_over_seeds():
+    """Per cell: the median over the seeds, their range in brackets (none for a single value), ratios of medians."""
+    from f1_brains.evaluate import offline_laps
+    lap = lambda brain, seed, t, mae: {"brain": brain, "circuit": "c", "latency_ms": 20, "seed": seed,  # noqa: E731
+                                      "completed": True, "end_reason": "completed", "lap_time_s": t,
+                                      "average_speed": 100 / t, "mae_m": mae, "max_m": 3 * mae}
+    rows = [lap("explicit", 0, 40.0, 0.05), lap("explicit", 1, 40.0, 0.05),
+            lap("net", 0, 41.0, 0.06), lap("net", 1, 43.0, 0.10), lap("net", 2, 42.0, 0.08),
+            {**lap("net", 3, 1.0, 0.0), "completed": False, "end_reason": "hit the wall"}]
+    explicit, net = offline_laps.summary(rows)
+    assert (net["completed"], net["runs"], net["lap_time_range"], net["mae_range"]) == (3, 4, [41.0, 43.0], [0.06, 0.10])
+    assert net["lap_time_s_vs_explicit"] == pytest.approx(42.0 / 40.0) and net["mae_m_vs_explicit"] == pytest.approx(1.6)
+    text = offline_laps.markdown([explicit, net], "f1-brains laps")
+    assert "| explicit | c | 20 | 2/2 | 40.00 | 1.000 | 2.50 | 0.050 | 1.00 |" in text
+    assert "| net | c | 20 | 3/4 (hit the wall) | 42.00 (41.00-43.00) | 1.050 |" in text and "| 0.080 (0.060-0.100) | 1.60 |" in text
 
 
 @pytest.mark.parametrize("bad", ["-5", "fast", "nan"])

@@ -230,7 +230,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_laps(args: argparse.Namespace) -> int:
     from .evaluate import offline_laps
     brains, circuits = matrix_names(args)
-    rows = offline_laps.drive_all(brains, circuits, range(args.seeds), [ms / 1e3 for ms in args.latency_ms])
+    rows = offline_laps.drive_all(brains, circuits, range(args.seeds), [ms / 1e3 for ms in args.latency_ms],
+                                  jobs=args.jobs)
     groups = offline_laps.summary(rows)
     command = this_command("f1-brains laps")
     table = offline_laps.markdown(groups, command)
@@ -396,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     laps.add_argument("--seeds", type=int, default=1, help="appearance seeds per cell (0 = the world's own look)")
     laps.add_argument("--latency-ms", type=_latency_ms, nargs="+", default=[20.0], metavar="MS",
                       help="command latencies: each lap's commands land this long after their frame (default 20)")
+    laps.add_argument("--jobs", type=int, default=1, help="brains driven at once, one process each (default 1)")
     laps.add_argument("--markdown", help="also write the table here")
     laps.add_argument("--json", help="also write every lap here")
     rep = sub.add_parser("report", help="results table and plots of recorded runs (run.json files)")

@@ -1,13 +1,15 @@
 """`f1-brains laps`: brains x circuits x command latencies x appearance seeds driven in lockstep without ROS
-(sim/offline.py; the field renderer, or a CustomRobots ``.world``'s real meshes), one process, a few seconds a lap: the quick closed-loop check before `f1-brains evaluate` runs the same
-brains through the ROS nodes. Each lap's time, speed and deviation are set against the explicit brain's."""
+(sim/offline.py; the field renderer, or a CustomRobots ``.world``'s real meshes), a few seconds a lap, one brain per
+process: the quick closed-loop check before `f1-brains evaluate` runs the same brains through the ROS nodes. Each lap's time, speed and deviation are set against the explicit brain's."""
 from __future__ import annotations
 
+import multiprocessing
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ..core.brain import BrainSpec, brain_from_spec
 from ..errors import F1BrainsError
@@ -52,40 +54,55 @@ def drive_one(brain: Any, circuit: str, seed: int, latency: float = offline.LATE
             "progress_m": summary["progress_m"], "wall_s": time.perf_counter() - t0}
 
 
+def _brain_laps(name: str, circuit_names: list[str], latencies: list[float], seeds: list[int],
+                on_lap: Callable[[], None] = lambda: None) -> list[dict[str, Any]]:
+    """Every lap of one brain (circuit x latency x seed), or one row saying why it could not load."""
+    try:
+        spec = spec_for(name)
+        brain = brain_from_spec(spec)
+    except F1BrainsError as e:
+        return [{"brain": name, "circuit": "-", "latency_ms": None, "seed": None,
+                 "end_reason": f"not loaded: {e}", "completed": False}]
+    rows = []
+    for circuit in circuit_names:
+        for latency in latencies:
+            for seed in seeds:
+                rows.append({"brain": spec.name, **drive_one(brain, circuit, seed, latency)})
+                on_lap()
+    return rows
+
+
 def drive_all(brains: Iterable[str], circuit_names: Iterable[str], seeds: Iterable[int],
-              latencies: Iterable[float] = (offline.LATENCY,), progress: bool = True) -> list[dict[str, Any]]:
+              latencies: Iterable[float] = (offline.LATENCY,), progress: bool = True,
+              jobs: int = 1) -> list[dict[str, Any]]:
     """Every brain (the explicit one first, as the reference) on every circuit, latency (s) and seed; a brain that
-    cannot load gets one row saying why."""
+    cannot load gets one row saying why. ``jobs`` > 1 drives that many brains at once, each in its own process
+    (spawned: no framework state shared); the rows come back in the same order either way."""
     from tqdm import tqdm
     names = list(dict.fromkeys([REFERENCE, *brains]))
-    circuit_names, seeds, latencies = list(circuit_names), list(seeds), list(latencies)
-    per_brain = len(circuit_names) * len(latencies) * len(seeds)
-    rows: list[dict[str, Any]] = []
-    bar = tqdm(total=len(names) * per_brain, desc="laps", unit="lap", file=sys.stderr, disable=not progress)
-    for name in names:
-        try:
-            spec = spec_for(name)
-            brain = brain_from_spec(spec)
-        except F1BrainsError as e:
-            rows.append({"brain": name, "circuit": "-", "latency_ms": None, "seed": None,
-                         "end_reason": f"not loaded: {e}", "completed": False})
-            bar.update(per_brain)
-            continue
-        for circuit in circuit_names:
-            for latency in latencies:
-                for seed in seeds:
-                    rows.append({"brain": spec.name, **drive_one(brain, circuit, seed, latency)})
-                    bar.update()
-    bar.close()
-    return rows
+    cells = (list(circuit_names), list(latencies), list(seeds))
+    per_brain = len(cells[0]) * len(cells[1]) * len(cells[2])
+    with tqdm(total=len(names) * per_brain, desc="laps", unit="lap", file=sys.stderr, disable=not progress) as bar:
+        if jobs <= 1:
+            return [row for name in names for row in _brain_laps(name, *cells, on_lap=bar.update)]
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_brain_laps, name, *cells): name for name in names}
+            for future in as_completed(futures):
+                future.result()   # a worker that died raises here, not after the others
+                bar.update(per_brain)
+            return [row for future in futures for row in future.result()]
 
 
 def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def _range(values: list[float]) -> list[float] | None:
+    return [min(values), max(values)] if values else None
+
+
 def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per brain x circuit x latency over the seeds: completion, median lap time, speed and MAE, worst max
+    """Per brain x circuit x latency over the seeds: completion, median (and range) of lap time and MAE, speed, worst max
     deviation, and the ratios of lap time and MAE to the explicit brain's on the same circuit and latency."""
     groups: dict[tuple[str, str, int | None], list[dict]] = {}
     for r in rows:
@@ -96,8 +113,10 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out.append({"brain": brain, "circuit": circuit, "latency_ms": latency_ms, "completed": len(done),
                     "runs": len(runs),
                     "lap_time_s": _median([r["lap_time_s"] for r in done]),
+                    "lap_time_range": _range([r["lap_time_s"] for r in done]),
                     "average_speed": _median([r["average_speed"] for r in done]),
                     "mae_m": _median([r["mae_m"] for r in done]),
+                    "mae_range": _range([r["mae_m"] for r in done]),
                     "max_m": max((r["max_m"] for r in done), default=None),
                     "failures": sorted({r["end_reason"] for r in runs if not r["completed"]})})
     reference = {(g["circuit"], g["latency_ms"]): g for g in out if g["brain"] == REFERENCE}
@@ -111,12 +130,20 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def markdown(groups: list[dict[str, Any]], command: str) -> str:
     fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
+
+    def spread(median: float | None, bounds: list[float] | None, spec: str) -> str:   # "44.02 (43.90-44.35)"
+        if bounds is None or bounds[0] == bounds[1]:
+            return fmt(median, spec)
+        return f"{median:{spec}} ({bounds[0]:{spec}}-{bounds[1]:{spec}})"
+
     rows = [[g["brain"], g["circuit"], fmt(g["latency_ms"], "d"),
              f"{g['completed']}/{g['runs']}" + (f" ({'; '.join(g['failures'])})" if g["failures"] else ""),
-             fmt(g["lap_time_s"], ".2f"), fmt(g["lap_time_s_vs_explicit"], ".3f"), fmt(g["average_speed"], ".2f"),
-             fmt(g["mae_m"], ".3f"), fmt(g["mae_m_vs_explicit"], ".2f"), fmt(g["max_m"], ".3f")] for g in groups]
-    header = ["brain", "circuit", "latency ms", "laps completed", "lap time s (median)", "lap time / explicit",
-              "avg speed m/s", "deviation MAE m (median)", "MAE / explicit", "max deviation m (worst)"]
+             spread(g["lap_time_s"], g.get("lap_time_range"), ".2f"), fmt(g["lap_time_s_vs_explicit"], ".3f"),
+             fmt(g["average_speed"], ".2f"), spread(g["mae_m"], g.get("mae_range"), ".3f"),
+             fmt(g["mae_m_vs_explicit"], ".2f"), fmt(g["max_m"], ".3f")] for g in groups]
+    header = ["brain", "circuit", "latency ms", "laps completed", "lap time s: median (range)", "lap time / explicit",
+              "avg speed m/s", "deviation MAE m: median (range)", "MAE / explicit", "max deviation m (worst)"]
     return (f"Measured with `{command}`: lockstep laps without ROS (field renderer; `.world` circuits: their "
-            "real meshes; 20 Hz camera, each command "
-            "landing its latency after its frame), the median over the appearance seeds.\n\n" + markdown_table(header, rows))
+            "real meshes; 20 Hz camera, each command landing its latency after its frame); per cell the median over "
+            "the appearance seeds (seed 0: the world's own look) and, in brackets, their range; ratios of medians."
+            "\n\n" + markdown_table(header, rows))
