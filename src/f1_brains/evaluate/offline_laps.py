@@ -7,7 +7,7 @@ import multiprocessing
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -55,12 +55,13 @@ def drive_one(brain: Any, circuit: str, seed: int, latency: float = offline.LATE
 
 
 def _brain_laps(name: str, circuit_names: list[str], latencies: list[float], seeds: list[int],
-                on_lap: Callable[[], None] = lambda: None) -> list[dict[str, Any]]:
+                on_lap: Callable[[int], Any] = lambda n: None) -> list[dict[str, Any]]:
     """Every lap of one brain (circuit x latency x seed), or one row saying why it could not load."""
     try:
         spec = spec_for(name)
         brain = brain_from_spec(spec)
     except F1BrainsError as e:
+        on_lap(len(circuit_names) * len(latencies) * len(seeds))
         return [{"brain": name, "circuit": "-", "latency_ms": None, "seed": None,
                  "end_reason": f"not loaded: {e}", "completed": False}]
     rows = []
@@ -68,7 +69,7 @@ def _brain_laps(name: str, circuit_names: list[str], latencies: list[float], see
         for latency in latencies:
             for seed in seeds:
                 rows.append({"brain": spec.name, **drive_one(brain, circuit, seed, latency)})
-                on_lap()
+                on_lap(1)
     return rows
 
 
@@ -81,16 +82,19 @@ def drive_all(brains: Iterable[str], circuit_names: Iterable[str], seeds: Iterab
     from tqdm import tqdm
     names = list(dict.fromkeys([REFERENCE, *brains]))
     cells = (list(circuit_names), list(latencies), list(seeds))
-    per_brain = len(cells[0]) * len(cells[1]) * len(cells[2])
-    with tqdm(total=len(names) * per_brain, desc="laps", unit="lap", file=sys.stderr, disable=not progress) as bar:
+    with tqdm(total=len(names) * len(cells[0]) * len(cells[1]) * len(cells[2]), desc="laps", unit="lap", file=sys.stderr, disable=not progress) as bar:
         if jobs <= 1:
-            return [row for name in names for row in _brain_laps(name, *cells, on_lap=bar.update)]
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_brain_laps, name, *cells): name for name in names}
-            for future in as_completed(futures):
-                future.result()   # a worker that died raises here, not after the others
-                bar.update(per_brain)
-            return [row for future in futures for row in future.result()]
+            return [row for name in names for row in _brain_laps(name, *cells, bar.update)]
+        spawn = multiprocessing.get_context("spawn")
+        with spawn.Manager() as manager, ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
+            laps_done = manager.Queue()   # one item per lap driven, from any worker: the bar moves lap by lap
+            futures = [pool.submit(_brain_laps, name, *cells, laps_done.put) for name in names]
+            pending = set(futures)
+            while pending:
+                _, pending = wait(pending, timeout=0.5)
+                while not laps_done.empty():
+                    bar.update(laps_done.get())
+            return [row for future in futures for row in future.result()]   # a worker's error raises here
 
 
 def _median(values: list[float]) -> float | None:
