@@ -37,8 +37,8 @@ def test_bad_conditions_are_refused_with_the_range(text, message):
 
 def test_conditions_read_back_as_written():
     assert [str(Condition.parse(t)) for t in ("none", "", "noise:8", "blur:2.5", "jpeg:20", "dim:0.5", "latency:100",
-                                                "yaw:2", "pitch:1.5")] == \
-        ["none", "none", "noise:8", "blur:2.5", "jpeg:20", "dim:0.5", "latency:100", "yaw:2", "pitch:1.5"]
+                                                "yaw:2", "pitch:1.5", "height:3")] == \
+        ["none", "none", "noise:8", "blur:2.5", "jpeg:20", "dim:0.5", "latency:100", "yaw:2", "pitch:1.5", "height:3"]
 
 
 def test_each_family_does_what_it_says(frame):
@@ -76,6 +76,22 @@ def test_the_camera_mount_turns_and_tilts_by_its_level():
     assert level[0] - apex(tilted)[0] == pytest.approx(f_tan, abs=3) and perturbation.view(*pose) == pose
 
 
+def test_a_raised_camera_sees_the_road_from_higher():
+    """height:5 draws from 0.154 m instead of 0.104: a ground width at a given image row spans h0/h1 as many pixels
+    (the row sees the ground at h f / (row - centre) metres); the car pose is unchanged."""
+    track = circuits.named("simple_circuit")
+    pose = track.pose_at(20.0)
+    raised = CameraPerturbation(Condition.parse("height:5"))
+    assert raised.camera_height == pytest.approx(0.154) and raised.view(*pose) == pose
+    assert CameraPerturbation(Condition.parse("yaw:5")).camera_height == pytest.approx(0.104)
+    def red_per_row(image):
+        return ((image[..., 0] > 200) & (image[..., 1] < 60))[330:480].sum(axis=1)
+    low = red_per_row(Renderer(track).render(*pose))
+    high = red_per_row(Renderer(track, camera_height=raised.camera_height).render(*pose))
+    assert low.min() >= 15   # the line crosses every row of the band
+    assert np.median(high / low) == pytest.approx(0.104 / 0.154, rel=0.08)
+
+
 def test_drop_loses_frames_at_its_rate_and_leaves_the_image_alone(frame):
     drop = CameraPerturbation(Condition.parse("drop:0.3"), seed=1)
     lost = [drop.drops() for _ in range(2000)]
@@ -103,7 +119,7 @@ def test_a_condition_is_a_column_of_the_matrix(tmp_path, monkeypatch):
     monkeypatch.setenv("ROS_HOME", str(tmp_path / "ros"))
     out = tmp_path / "out"
     assert main(["evaluate", "--brains", "explicit", "--circuits", "simple_circuit", "--conditions", "none",
-                 "noise:16", "drop:0.3", "latency:100", "yaw:4", "--jobs", "2", "--out", str(out)]) == 0
+                 "noise:16", "drop:0.3", "latency:100", "yaw:4", "height:5", "--jobs", "2", "--out", str(out)]) == 0
     sim = json.loads((out / "explicit/simple_circuit/lockstep.noise16/r0/sim_summary.json").read_text())
     assert sim["condition"] == "noise:16" and sim["end_reason"] == "completed 1 lap(s)"
     plain = json.loads((out / "explicit/simple_circuit/lockstep/r0/sim_summary.json").read_text())
@@ -120,5 +136,8 @@ def test_a_condition_is_a_column_of_the_matrix(tmp_path, monkeypatch):
     turned = json.loads((out / "explicit/simple_circuit/lockstep.yaw4/r0/sim_summary.json").read_text())
     assert turned["condition"] == "yaw:4" and turned["end_reason"] == "completed 1 lap(s)"
     assert turned["laps"][0]["mean_abs_offset"] > plain["laps"][0]["mean_abs_offset"]   # it steers to a turned view
+    higher = json.loads((out / "explicit/simple_circuit/lockstep.height5/r0/sim_summary.json").read_text())
+    assert higher["condition"] == "height:5" and higher["end_reason"] == "completed 1 lap(s)"
+    assert higher["laps"][0]["mean_abs_offset"] != plain["laps"][0]["mean_abs_offset"]   # drawn from higher up
     text = (out / "results.md").read_text()
     assert "| explicit (explicit) simple_circuit lockstep noise:16 |" in text

@@ -23,12 +23,16 @@ import json
 import numpy as np
 from f1_brains.sim.mesh_renderer import MeshRenderer
 np.save({str(tmp_path / "direct.npy")!r}, MeshRenderer({str(world)!r}).render({x!r}, {y!r}, {heading!r}))
+np.save({str(tmp_path / "raised.npy")!r}, MeshRenderer({str(world)!r}, 0.154).render({x!r}, {y!r}, {heading!r}))
 print(json.dumps({{}}))
 """)
     with RendererProcess(world) as renderer:
         image = renderer.render(x, y, heading)
     assert image.shape == (480, 640, 3) and image.dtype == np.uint8
     assert np.array_equal(image, np.load(tmp_path / "direct.npy"))
+    with RendererProcess(world, camera_height=0.154) as renderer:   # the height condition's camera
+        raised = renderer.render(x, y, heading)
+    assert np.array_equal(raised, np.load(tmp_path / "raised.npy")) and not np.array_equal(raised, image)
 
 
 def test_a_renderer_killed_by_sigsegv_is_restarted_and_draws_the_frame_again(world):

@@ -13,6 +13,7 @@ A condition is written ``family:level`` (``none`` for the world as it is):
 | latency | 10-500 | not the camera: each command takes effect this many ms later (the sim node's command queue) |
 | yaw | 0.5-15 | the camera turned left on its mount by this many degrees (rendered so: exact) |
 | pitch | 0.5-15 | the camera tilted down by this many degrees: the rendered image re-projected through the rotation (exact inside the rendered field of view; the rows it never saw, at the bottom, repeat its last row) |
+| height | 0.5-10 | the camera raised on its mount by this many cm (0.104 m high in the real car; rendered so: exact) |
 
 Levels outside the range are refused with the range, before anything runs.
 """
@@ -24,7 +25,7 @@ import cv2
 import numpy as np
 
 from ..core.conditions import Condition
-from .renderer import CAMERA_FORWARD, CAMERA_LEFT, HEIGHT, WIDTH, camera_matrix
+from .renderer import CAMERA_FORWARD, CAMERA_HEIGHT, CAMERA_LEFT, HEIGHT, WIDTH, camera_matrix
 
 __all__ = ["CameraPerturbation", "Condition"]
 
@@ -36,6 +37,11 @@ class CameraPerturbation:
         self.condition = condition
         self.rng = np.random.default_rng(seed)
         self._pitch_maps = pitch_maps(math.radians(condition.level)) if condition.family == "pitch" else None
+
+    @property
+    def camera_height(self) -> float:
+        """Metres above the ground the renderer draws from: raised by the level (cm) for ``height``."""
+        return CAMERA_HEIGHT + (self.condition.level / 100 if self.condition.family == "height" else 0.0)
 
     def view(self, x: float, y: float, yaw: float) -> tuple[float, float, float]:
         """The car pose to render from: for ``yaw``, the camera turned about its own mount point (so the car pose

@@ -74,7 +74,8 @@ def _texture_image(path: Path) -> np.ndarray | None:
 class MeshRenderer:
     """Renders the car's camera view of a Gazebo world's real meshes (``render`` like Renderer's)."""
 
-    def __init__(self, world: GazeboWorld | str | Path) -> None:
+    def __init__(self, world: GazeboWorld | str | Path, camera_height: float = CAMERA_HEIGHT) -> None:
+        self.camera_height = camera_height
         self.world = world if isinstance(world, GazeboWorld) else read_world(world)
         self._pyrender, self._gl = _import_pyrender()
         pyrender = self._pyrender
@@ -117,7 +118,7 @@ class MeshRenderer:
         pose[:3, 1] = (0.0, 0.0, 1.0)        # image up
         pose[:3, 2] = (-c, -s, 0.0)          # behind the camera
         pose[:3, 3] = (x + CAMERA_FORWARD * c - CAMERA_LEFT * s, y + CAMERA_FORWARD * s + CAMERA_LEFT * c,
-                       CAMERA_HEIGHT)
+                       self.camera_height)
         return pose
 
     def render(self, x: float, y: float, yaw: float, out: np.ndarray | None = None) -> np.ndarray:
@@ -134,7 +135,7 @@ class MeshRenderer:
         the ground, from the depth buffer (for fidelity measurements)."""
         depth = self._depth
         rows = np.arange(HEIGHT)[:, None] + 0.5
-        height = CAMERA_HEIGHT + (HEIGHT / 2 - rows) * depth / camera_matrix()[1, 1]
+        height = self.camera_height + (HEIGHT / 2 - rows) * depth / camera_matrix()[1, 1]
         drawn = depth > 0
         return drawn & (height > raised), drawn & (height <= raised)
 

@@ -162,8 +162,8 @@ def ground_field(track: Track, noise: float, seed: int) -> GroundField:
 
 
 class Renderer:
-    def __init__(self, track: Track, appearance: Appearance = Appearance()) -> None:
-        self.track, self.appearance = track, appearance
+    def __init__(self, track: Track, appearance: Appearance = Appearance(), camera_height: float = CAMERA_HEIGHT) -> None:
+        self.track, self.appearance, self.camera_height = track, appearance, camera_height
         self.field = ground_field(track, appearance.texture_noise, appearance.seed)
         self._x0, self._y1 = self.field.x0, self.field.y1
         self._colours = {name: np.clip(np.array(getattr(appearance, name), np.float32) * appearance.brightness,
@@ -180,7 +180,7 @@ class Renderer:
         self._marks = np.concatenate([m.triangles for m in marks]) if marks else np.zeros((0, 3, 2))
         self._mark_rgb = np.concatenate([np.tile(m.rgb, (len(m.triangles), 1)) for m in marks]) if marks \
             else np.zeros((0, 3))
-        self._mark_height = np.concatenate([np.full(len(m.triangles), CAMERA_HEIGHT - m.z) for m in marks]) \
+        self._mark_height = np.concatenate([np.full(len(m.triangles), camera_height - m.z) for m in marks]) \
             if marks else np.zeros(0)
         self._mark_centres = self._marks.mean(axis=1)
 
@@ -198,7 +198,7 @@ class Renderer:
         f = camera_matrix()[0, 0]
         self._f = f
         below = np.arange(HEIGHT // 2, HEIGHT) + 0.5 - HEIGHT / 2           # pixel centres below the horizon
-        forward = (CAMERA_HEIGHT - self.track.ground_z) * f / below
+        forward = (self.camera_height - self.track.ground_z) * f / below
         keep = forward <= FAR_CLIP
         self._first = HEIGHT // 2 + int(np.argmax(keep))                   # first drawn ground row
         forward = forward[keep]
@@ -271,7 +271,7 @@ class Renderer:
         onto the image, clipped at the near plane. True when any was in view."""
         cx, cy, c, s = self._camera
         rel = self._mark_centres - (cx, cy)
-        level = (self._mark_height < CAMERA_HEIGHT - self.track.ground_z) == above
+        level = (self._mark_height < self.camera_height - self.track.ground_z) == above
         near = np.flatnonzero((np.einsum("ij,ij->i", rel, rel) < (FAR_CLIP + 3.0) ** 2) & level)
         for i in near:
             d = self._marks[i] - (cx, cy)
@@ -308,8 +308,8 @@ class Renderer:
         crossing = (nearer != g) & (inside > 0)                                 # where the wall face is
         t = np.where(crossing, inside / np.maximum(inside - outside, 1e-6), 1.0)
         depth = np.where(crossing, self._forward[nearer] + t * (depth - self._forward[nearer]), depth)
-        top = np.clip(np.round(HEIGHT / 2 - self._f * (WALL_HEIGHT - CAMERA_HEIGHT) / depth), 0, HEIGHT)
-        foot = np.clip(np.round(HEIGHT / 2 + self._f * (CAMERA_HEIGHT - self.track.ground_z) / depth), 0, HEIGHT)
+        top = np.clip(np.round(HEIGHT / 2 - self._f * (WALL_HEIGHT - self.camera_height) / depth), 0, HEIGHT)
+        foot = np.clip(np.round(HEIGHT / 2 + self._f * (self.camera_height - self.track.ground_z) / depth), 0, HEIGHT)
         r0, r1 = int(top.min()), int(foot.max())
         rows = self._rows[r0:r1]
         mask = np.zeros((r1 - r0, WIDTH), bool)
