@@ -1,10 +1,12 @@
 """What the embedded simulator does to stand in for a Gazebo world under BehaviorMetrics: the world file's
 real-time factor, a world that outlives its run, Gazebo's two resets, `gz stats -p` from /clock."""
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
-from conftest import REPO
+from conftest import REPO, free_port, ros_env
 
 from f1_brains.errors import ConfigError
 from f1_brains.ros.gz_stats import ClockStats
@@ -80,3 +82,42 @@ def test_gz_shim_refuses_anything_but_stats_p():
     result = subprocess.run([sys.executable, str(REPO / "behaviormetrics/bin/gz"), "model", "-l"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "only provides `gz stats -p`" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_second_launch_of_the_world_takes_over_and_keeps_running(tmp_path):
+    """BehaviorMetrics' script mode launches the world again for every run while the last launch still runs: the new
+    simulator replaces the old by name, the old one ends without calling the master again, and the new one keeps
+    the clock going (it used to be shut down in turn by the old one's last log line, and BM waited forever)."""
+    env = {**ros_env(tmp_path), "ROS_MASTER_URI": f"http://localhost:{free_port()}"}
+    port = env["ROS_MASTER_URI"].rsplit(":", 1)[1]
+    launch = ["roslaunch", "f1_brains", "world.launch", "circuit:=simple_circuit"]
+    def clock_ticks(within: float = 60.0) -> bool:   # a /clock message arrives (the master may still be starting)
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            try:
+                if subprocess.run(["rostopic", "echo", "-n", "1", "/clock"], env=env, capture_output=True,
+                                  timeout=10).returncode == 0:
+                    return True
+            except subprocess.TimeoutExpired:
+                pass
+            time.sleep(0.5)
+        return False
+    first = subprocess.Popen([*launch[:1], "-p", port, *launch[1:]], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    second = None
+    try:
+        assert clock_ticks()
+        second = subprocess.Popen(launch, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(8)   # the old node has ended by now, and before the fix had stopped the new one
+        assert second.poll() is None and clock_ticks(within=10)
+        ping = subprocess.run(["rosnode", "ping", "-c", "1", "/f1_sim"], env=env, capture_output=True, text=True,
+                              timeout=30)
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+    finally:
+        for p in (second, first):
+            if p is not None:
+                p.send_signal(signal.SIGINT)
+        outputs = [p.communicate(timeout=30)[0] for p in (first, second) if p is not None]
+    assert "f1_sim: run ended: replaced by a new node of the same name" in outputs[0], outputs[0][-3000:]
+    assert "replaced" not in outputs[1], outputs[1][-3000:]

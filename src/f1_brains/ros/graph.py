@@ -24,6 +24,17 @@ def master_alive(caller: str) -> bool:
         return False
 
 
+def replaced(name: str, own_uri: str) -> bool:
+    """Whether the master now lists another node under our ``name``: a second launch of the same node took it over
+    (BehaviorMetrics launches its world again for every run while the last launch still runs). Such a node must
+    not call the master again: any registration under the name (rospy's first log line to /rosout after shutdown
+    subscribes a parameter) makes the master shut down the new node in turn."""
+    try:
+        return rosgraph.Master(name).lookupNode(name) != own_uri
+    except (rosgraph.MasterError, OSError):   # not registered, or no master
+        return False
+
+
 def node_state(name: str, caller: str) -> str:
     """'absent' (the master has no such node), 'alive' (its API answers), or 'dead' (registered, not answering:
     killed before it could unregister). OSError when the master itself cannot be reached."""

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import faulthandler
 import math
+import sys
 import threading
 import time
 from pathlib import Path
@@ -58,7 +59,7 @@ from ..util.files import check_writable_dir, write_json_atomic
 from ..util.tables import markdown_table
 from ..worlds import circuits
 from ..worlds.gazebo_world import real_time_factor
-from .graph import master_alive, node_state
+from .graph import master_alive, node_state, replaced
 
 MAX_ABS_COMMAND = 100.0   # |v| m/s or |w| rad/s beyond this is treated as garbage
 
@@ -426,8 +427,10 @@ class SimNode:
             (self.run_lockstep if self.mode == "lockstep" else self.run_realtime)()
         except RendererCrashed as e:
             self.sim.end(f"camera failed: {e}")
+        taken_over = replaced(rospy.get_name(), rospy.core.get_node_uri())
         if not self.sim.ended:
-            self.sim.end("shut down before the run ended" if master_alive(rospy.get_name()) else
+            self.sim.end("replaced by a new node of the same name" if taken_over else
+                         "shut down before the run ended" if master_alive(rospy.get_name()) else
                          "the ROS master is gone")
         self.publish_clock()
         self.publish_odom()   # where the run ended (e.g. across the finish line)
@@ -435,7 +438,10 @@ class SimNode:
                    "frames": self.frames - frames0, "frames_dropped": self.frames_dropped - dropped0,
                    "wall_time_s": time.monotonic() - wall0, "renderer_restarts": self.renderer_restarts - restarts0}
         self.pub_end.publish(String(data=self.sim.end_reason))
-        rospy.loginfo("f1_sim: run ended: %s", self.sim.end_reason)
+        if taken_over:   # not to /rosout: a log call now would register our name again and stop the new node
+            print(f"f1_sim: run ended: {self.sim.end_reason}", file=sys.stderr, flush=True)
+        else:
+            rospy.loginfo("f1_sim: run ended: %s", self.sim.end_reason)
         if self.summary_file:
             write_json_atomic(self.summary_file, summary)
         print("\n" + format_run(summary), flush=True)
