@@ -29,6 +29,8 @@ def perturbed(frame: np.ndarray, condition: str, seed: int = 0) -> np.ndarray:
     ("noise:100", "noise levels run from 1 to 64"),
     ("dim:1.5", "dim levels run from 0.1 to 0.95"),
     ("jpeg:0", "jpeg levels run from 5 to 95"),
+    ("yaw:50", "yaw levels run from 0.5 to 45"),
+    ("height:12", "height levels run from 0.5 to 10"),
 ])
 def test_bad_conditions_are_refused_with_the_range(text, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("'", "'")):

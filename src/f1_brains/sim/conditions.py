@@ -11,8 +11,8 @@ A condition is written ``family:level`` (``none`` for the world as it is):
 | dim | 0.1-0.95 | every pixel scaled by the level (dusk, a darker world) |
 | drop | 0.05-0.9 | each frame lost with this probability (the brain's last command stays in force) |
 | latency | 10-500 | not the camera: each command takes effect this many ms later (the sim node's command queue) |
-| yaw | 0.5-15 | the camera turned left on its mount by this many degrees (rendered so: exact) |
-| pitch | 0.5-15 | the camera tilted down by this many degrees: the rendered image re-projected through the rotation (exact inside the rendered field of view; the rows it never saw, at the bottom, repeat its last row) |
+| yaw | 0.5-45 | the camera turned left on its mount by this many degrees (rendered so: exact) |
+| pitch | 0.5-25 | the camera tilted down by this many degrees: the rendered image re-projected through the rotation (exact inside the rendered field of view; the rows it never saw, at the bottom, repeat its last row: about 9 of 480 rows per degree, a third of the image at 25) |
 | height | 0.5-10 | the camera raised on its mount by this many cm (0.104 m high in the real car; rendered so: exact) |
 
 Levels outside the range are refused with the range, before anything runs.
