@@ -8,7 +8,7 @@ import pytest
 from f1_brains.cli import main
 from f1_brains.errors import ConfigError
 from f1_brains.sim.conditions import CameraPerturbation, Condition
-from f1_brains.sim.renderer import Renderer
+from f1_brains.sim.renderer import Renderer, Rig
 from f1_brains.worlds import circuits
 
 
@@ -39,8 +39,9 @@ def test_bad_conditions_are_refused_with_the_range(text, message):
 
 def test_conditions_read_back_as_written():
     assert [str(Condition.parse(t)) for t in ("none", "", "noise:8", "blur:2.5", "jpeg:20", "dim:0.5", "latency:100",
-                                                "yaw:2", "pitch:1.5", "height:3")] == \
-        ["none", "none", "noise:8", "blur:2.5", "jpeg:20", "dim:0.5", "latency:100", "yaw:2", "pitch:1.5", "height:3"]
+                                                "yaw:2", "pitch:1.5", "height:3", "sun:90")] == \
+        ["none", "none", "noise:8", "blur:2.5", "jpeg:20", "dim:0.5", "latency:100", "yaw:2", "pitch:1.5", "height:3",
+         "sun:90"]
 
 
 def test_each_family_does_what_it_says(frame):
@@ -84,14 +85,28 @@ def test_a_raised_camera_sees_the_road_from_higher():
     track = circuits.named("simple_circuit")
     pose = track.pose_at(20.0)
     raised = CameraPerturbation(Condition.parse("height:5"))
-    assert raised.camera_height == pytest.approx(0.154) and raised.view(*pose) == pose
-    assert CameraPerturbation(Condition.parse("yaw:5")).camera_height == pytest.approx(0.104)
+    assert raised.rig.camera_height == pytest.approx(0.154) and raised.view(*pose) == pose
+    assert CameraPerturbation(Condition.parse("yaw:5")).rig == Rig()
     def red_per_row(image):
         return ((image[..., 0] > 200) & (image[..., 1] < 60))[330:480].sum(axis=1)
     low = red_per_row(Renderer(track).render(*pose))
-    high = red_per_row(Renderer(track, camera_height=raised.camera_height).render(*pose))
+    high = red_per_row(Renderer(track, rig=raised.rig).render(*pose))
     assert low.min() >= 15   # the line crosses every row of the band
     assert np.median(high / low) == pytest.approx(0.104 / 0.154, rel=0.08)
+
+
+def test_a_turned_sun_shades_the_walls_by_how_they_face_it():
+    """sun:180 turns the sun half round: on montreal (ambient 0.4, so the sun's share shows) the walls that faced it
+    go dark and the others light up; the road and sky do not change."""
+    track = circuits.named("montreal")
+    pose = track.pose_at(100.0)
+    turned = CameraPerturbation(Condition.parse("sun:180")).rig
+    assert turned.sun((1.0, 0.0, -1.0)) == pytest.approx([-1.0, 0.0, -1.0])
+    plain, other = Renderer(track).render(*pose), Renderer(track, rig=turned).render(*pose)
+    changed = np.any(plain != other, axis=2)
+    grey = lambda image: (np.ptp(image.astype(int), axis=2) < 12) & (image.mean(axis=2) > 60)  # noqa: E731 the walls
+    assert changed.mean() > 0.02 and np.all(grey(plain)[changed] | grey(other)[changed])   # only wall pixels change
+    assert abs(plain[changed].mean() - other[changed].mean()) > 10
 
 
 def test_drop_loses_frames_at_its_rate_and_leaves_the_image_alone(frame):

@@ -7,6 +7,7 @@ import pytest
 from test_worlds import in_fresh_python, tiny_world
 
 from f1_brains.errors import ConfigError
+from f1_brains.sim.renderer import Rig
 from f1_brains.sim.renderer_process import RendererCrashed, RendererProcess
 from f1_brains.worlds import circuits
 
@@ -22,15 +23,16 @@ def test_it_draws_what_the_mesh_renderer_draws_in_process(world, tmp_path):
 import json
 import numpy as np
 from f1_brains.sim.mesh_renderer import MeshRenderer
+from f1_brains.sim.renderer import Rig
 np.save({str(tmp_path / "direct.npy")!r}, MeshRenderer({str(world)!r}).render({x!r}, {y!r}, {heading!r}))
-np.save({str(tmp_path / "raised.npy")!r}, MeshRenderer({str(world)!r}, 0.154).render({x!r}, {y!r}, {heading!r}))
+np.save({str(tmp_path / "raised.npy")!r}, MeshRenderer({str(world)!r}, Rig(0.154, 1.0)).render({x!r}, {y!r}, {heading!r}))
 print(json.dumps({{}}))
 """)
     with RendererProcess(world) as renderer:
         image = renderer.render(x, y, heading)
     assert image.shape == (480, 640, 3) and image.dtype == np.uint8
     assert np.array_equal(image, np.load(tmp_path / "direct.npy"))
-    with RendererProcess(world, camera_height=0.154) as renderer:   # the height condition's camera
+    with RendererProcess(world, rig=Rig(0.154, 1.0)) as renderer:   # the height and sun conditions' rig
         raised = renderer.render(x, y, heading)
     assert np.array_equal(raised, np.load(tmp_path / "raised.npy")) and not np.array_equal(raised, image)
 

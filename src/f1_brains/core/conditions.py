@@ -18,6 +18,7 @@ FAMILIES: dict[str, tuple[float, float, str]] = {   # family: (lowest level, hig
     "yaw": (0.5, 45.0, "degrees the camera is turned left on its mount"),
     "pitch": (0.5, 25.0, "degrees the camera is tilted down on its mount"),
     "height": (0.5, 10.0, "cm the camera is raised on its mount"),
+    "sun": (5.0, 180.0, "degrees the sun is turned about the vertical"),
 }
 EASIER_HIGH = {"jpeg", "dim"}   # families whose larger levels are the milder ones (quality, brightness)
 

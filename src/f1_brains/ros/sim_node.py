@@ -52,7 +52,7 @@ from ..sim.cameras import make_camera
 from ..sim.command_delay import DelayedCommands
 from ..sim.conditions import CameraPerturbation, Condition
 from ..sim.kinematics import Accel
-from ..sim.renderer import CAMERA_HEIGHT, HEIGHT, WIDTH, Appearance, camera_matrix
+from ..sim.renderer import HEIGHT, WIDTH, Appearance, Rig, camera_matrix
 from ..sim.renderer_process import RendererCrashed
 from ..sim.simulation import PHYSICS_DT, RunLimits, Simulation
 from ..util.files import check_writable_dir, write_json_atomic
@@ -94,7 +94,7 @@ class SimNode:
         self.renderer = make_camera(str(p("circuit", "simple_circuit")), self.track, str(p("renderer", "auto")),
                                     Appearance() if seed < 0 else Appearance.varied(seed),
                                     on_restart=self._renderer_restarted,
-                                    camera_height=self.perturbation.camera_height if self.perturbation else CAMERA_HEIGHT)
+                                    rig=self.perturbation.rig if self.perturbation else Rig())
         self.mode = str(p("mode", "lockstep"))
         if self.mode not in ("realtime", "lockstep"):
             raise F1BrainsError(f"~mode must be realtime or lockstep, not {self.mode!r}")

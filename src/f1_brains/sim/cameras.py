@@ -11,22 +11,22 @@ from typing import Callable
 
 from ..errors import ConfigError
 from ..worlds.track import Track
-from .renderer import CAMERA_HEIGHT, Appearance, Renderer
+from .renderer import Appearance, Renderer, Rig
 from .renderer_process import RendererProcess
 
 KINDS = ("auto", "field", "mesh")
 
 
 def make_camera(circuit: str, track: Track, kind: str = "auto", appearance: Appearance = Appearance(),
-                on_restart: Callable[[str], None] | None = None, camera_height: float = CAMERA_HEIGHT):
-    """A renderer with ``render(x, y, yaw, out=None) -> rgb8 640x480`` for ``circuit``, its camera ``camera_height``
-    m above the ground; real meshes are drawn in a child process (renderer_process.py; ``on_restart`` hears when it
-    had to be restarted)."""
+                on_restart: Callable[[str], None] | None = None, rig: Rig = Rig()):
+    """A renderer with ``render(x, y, yaw, out=None) -> rgb8 640x480`` for ``circuit``, drawn with ``rig`` (camera
+    height, sun); real meshes are drawn in a child process (renderer_process.py; ``on_restart`` hears when it had to
+    be restarted)."""
     if kind not in KINDS:
         raise ConfigError(f"renderer must be one of {', '.join(KINDS)}, not {kind!r}")
     is_world = Path(circuit).suffix == ".world"
     if kind == "mesh" and not is_world:
         raise ConfigError(f"renderer mesh needs a CustomRobots .world file as the circuit, not {circuit!r}")
     if is_world and kind in ("auto", "mesh"):
-        return RendererProcess(circuit, on_restart=on_restart, camera_height=camera_height)
-    return Renderer(track, appearance, camera_height)
+        return RendererProcess(circuit, on_restart=on_restart, rig=rig)
+    return Renderer(track, appearance, rig)

@@ -14,6 +14,7 @@ A condition is written ``family:level`` (``none`` for the world as it is):
 | yaw | 0.5-45 | the camera turned left on its mount by this many degrees (rendered so: exact) |
 | pitch | 0.5-25 | the camera tilted down by this many degrees: the rendered image re-projected through the rotation (exact inside the rendered field of view; the rows it never saw, at the bottom, repeat its last row: about 9 of 480 rows per degree, a third of the image at 25) |
 | height | 0.5-10 | the camera raised on its mount by this many cm (0.104 m high in the real car; rendered so: exact) |
+| sun | 5-180 | the sun turned about the vertical by this many degrees: every wall (and, on real meshes, every face) shaded by how it faces the sun (rendered so) |
 
 Levels outside the range are refused with the range, before anything runs.
 """
@@ -25,7 +26,7 @@ import cv2
 import numpy as np
 
 from ..core.conditions import Condition
-from .renderer import CAMERA_FORWARD, CAMERA_HEIGHT, CAMERA_LEFT, HEIGHT, WIDTH, camera_matrix
+from .renderer import CAMERA_FORWARD, CAMERA_HEIGHT, CAMERA_LEFT, HEIGHT, WIDTH, Rig, camera_matrix
 
 __all__ = ["CameraPerturbation", "Condition"]
 
@@ -39,9 +40,12 @@ class CameraPerturbation:
         self._pitch_maps = pitch_maps(math.radians(condition.level)) if condition.family == "pitch" else None
 
     @property
-    def camera_height(self) -> float:
-        """Metres above the ground the renderer draws from: raised by the level (cm) for ``height``."""
-        return CAMERA_HEIGHT + (self.condition.level / 100 if self.condition.family == "height" else 0.0)
+    def rig(self) -> Rig:
+        """How the renderer draws the world: the camera raised by the level (cm) for ``height``, the sun turned by
+        the level (degrees) for ``sun``; the real car and world otherwise."""
+        family, level = self.condition.family, self.condition.level
+        return Rig(camera_height=CAMERA_HEIGHT + (level / 100 if family == "height" else 0.0),
+                   sun_turn=math.radians(level) if family == "sun" else 0.0)
 
     def view(self, x: float, y: float, yaw: float) -> tuple[float, float, float]:
         """The car pose to render from: for ``yaw``, the camera turned about its own mount point (so the car pose

@@ -21,12 +21,12 @@ from ..worlds.gazebo_world import SUN_DIFFUSE, GazeboWorld, read_world
 from ..worlds.measure import placed_triangles
 from .renderer import (
     CAMERA_FORWARD,
-    CAMERA_HEIGHT,
     CAMERA_LEFT,
     FAR_CLIP,
     HEIGHT,
     NEAR_CLIP,
     WIDTH,
+    Rig,
     camera_matrix,
 )
 
@@ -74,14 +74,14 @@ def _texture_image(path: Path) -> np.ndarray | None:
 class MeshRenderer:
     """Renders the car's camera view of a Gazebo world's real meshes (``render`` like Renderer's)."""
 
-    def __init__(self, world: GazeboWorld | str | Path, camera_height: float = CAMERA_HEIGHT) -> None:
-        self.camera_height = camera_height
+    def __init__(self, world: GazeboWorld | str | Path, rig: Rig = Rig()) -> None:
+        self.camera_height = rig.camera_height
         self.world = world if isinstance(world, GazeboWorld) else read_world(world)
         self._pyrender, self._gl = _import_pyrender()
         pyrender = self._pyrender
         self.scene = pyrender.Scene(ambient_light=np.zeros(3), bg_color=np.array([*SKY, 1.0]))
         ambient = np.array(self.world.ambient, dtype=np.float64)
-        sun = np.array(self.world.sun_direction) if self.world.sun_direction else None
+        sun = rig.sun(self.world.sun_direction)
         groups: dict[tuple, list[MeshPart]] = {}
         for placed in (m for m in self.world.meshes if m.role == "visual"):
             for part in placed_triangles(placed):

@@ -40,6 +40,22 @@ SHADES = 64                   # levels of red-line coverage in the colour table
 
 
 @dataclass(frozen=True)
+class Rig:
+    """What the stress conditions change in how a world is drawn, beyond the car's pose: the camera's height above
+    the ground (``height``) and the sun turned about the vertical (``sun``); the defaults are the real car and world."""
+    camera_height: float = CAMERA_HEIGHT   # m
+    sun_turn: float = 0.0                  # rad, counter-clockwise seen from above
+
+    def sun(self, direction: tuple[float, float, float] | None) -> np.ndarray | None:
+        """A world's sun direction (x, y, z, the way its light travels) turned by ``sun_turn``."""
+        if direction is None:
+            return None
+        c, s = math.cos(self.sun_turn), math.sin(self.sun_turn)
+        x, y, z = direction
+        return np.array([c * x - s * y, s * x + c * y, z])
+
+
+@dataclass(frozen=True)
 class Appearance:
     """Colours (RGB) and lighting; ``varied(seed)`` perturbs them for training robustness.
 
@@ -162,8 +178,9 @@ def ground_field(track: Track, noise: float, seed: int) -> GroundField:
 
 
 class Renderer:
-    def __init__(self, track: Track, appearance: Appearance = Appearance(), camera_height: float = CAMERA_HEIGHT) -> None:
-        self.track, self.appearance, self.camera_height = track, appearance, camera_height
+    def __init__(self, track: Track, appearance: Appearance = Appearance(), rig: Rig = Rig()) -> None:
+        self.track, self.appearance, self.camera_height = track, appearance, rig.camera_height
+        camera_height = rig.camera_height
         self.field = ground_field(track, appearance.texture_noise, appearance.seed)
         self._x0, self._y1 = self.field.x0, self.field.y1
         self._colours = {name: np.clip(np.array(getattr(appearance, name), np.float32) * appearance.brightness,
@@ -172,7 +189,8 @@ class Renderer:
         self._wall_rgb = np.array(light.wall_colour)
         self._wall_scale = 255 * appearance.brightness * appearance.wall_brightness
         self._ambient = np.array(light.ambient)
-        self._sun = -np.array(light.sun_direction[:2]) if light.sun_direction else None   # towards the sun
+        sun = rig.sun(light.sun_direction)
+        self._sun = -sun[:2] if sun is not None else None   # towards the sun
         self._lut = self._colour_table()
         self._setup_rays()
         self._template = self._sky()

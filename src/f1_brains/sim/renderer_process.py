@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ConfigError, F1BrainsError
-from .renderer import CAMERA_HEIGHT, HEIGHT, WIDTH
+from .renderer import HEIGHT, WIDTH, Rig
 
 POSE = struct.Struct("<3d")
 FRAME_BYTES = HEIGHT * WIDTH * 3
@@ -48,12 +48,12 @@ def exit_reason(returncode: int) -> str:
 
 
 class RendererProcess:
-    """``MeshRenderer(world, camera_height)`` in a child process, with its ``render(x, y, yaw, out=None)``; restarted up to
+    """``MeshRenderer(world, rig)`` in a child process, with its ``render(x, y, yaw, out=None)``; restarted up to
     ``max_restarts`` times when it dies (``on_restart`` hears why), then ``render`` raises RendererCrashed."""
 
     def __init__(self, world: str | Path, max_restarts: int = 3, frame_timeout: float = 60.0,
-                 on_restart: Callable[[str], None] | None = None, camera_height: float = CAMERA_HEIGHT) -> None:
-        self.world, self.camera_height = str(world), camera_height
+                 on_restart: Callable[[str], None] | None = None, rig: Rig = Rig()) -> None:
+        self.world, self.rig = str(world), rig
         self.max_restarts, self.frame_timeout = max_restarts, frame_timeout
         self.on_restart = on_restart or (lambda message: print(message, file=sys.stderr, flush=True))
         self.crashes: list[str] = []
@@ -67,7 +67,8 @@ class RendererProcess:
     def _start(self) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_root(), env.get("PYTHONPATH")) if p)
-        self._process = subprocess.Popen([sys.executable, "-m", __name__, self.world, repr(self.camera_height)], stdin=subprocess.PIPE,
+        self._process = subprocess.Popen([sys.executable, "-m", __name__, self.world,
+                                          repr(self.rig.camera_height), repr(self.rig.sun_turn)], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, env=env)
         status = self._process.stdout.readline().decode(errors="replace").rstrip("\n")
         if status != "ok":
@@ -135,14 +136,14 @@ class RendererProcess:
             self.close()
 
 
-def serve(world: str, camera_height: float = CAMERA_HEIGHT) -> int:
+def serve(world: str, rig: Rig = Rig()) -> int:
     """The child: one status line, then a frame for every pose until stdin closes."""
     frames = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)   # whatever else prints goes to stderr, never into a frame
     poses = sys.stdin.buffer
     try:
         from .mesh_renderer import MeshRenderer  # noqa: PLC0415 (OpenGL only in this process)
-        renderer = MeshRenderer(world, camera_height)
+        renderer = MeshRenderer(world, rig)
     except F1BrainsError as e:
         frames.write(("error " + " ".join(str(e).split()) + "\n").encode())
         frames.flush()
@@ -163,4 +164,4 @@ def serve(world: str, camera_height: float = CAMERA_HEIGHT) -> int:
 if __name__ == "__main__":
     import faulthandler
     faulthandler.enable()   # a crash in OpenGL leaves its Python stack on stderr
-    sys.exit(serve(sys.argv[1], float(sys.argv[2])))
+    sys.exit(serve(sys.argv[1], Rig(float(sys.argv[2]), float(sys.argv[3]))))
