@@ -136,9 +136,8 @@ def markdown(groups: list[dict[str, Any]], command: str) -> str:
     fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
 
     def spread(median: float | None, bounds: list[float] | None, spec: str) -> str:   # "44.02 (43.90-44.35)"
-        if bounds is None or bounds[0] == bounds[1]:
-            return fmt(median, spec)
-        return f"{median:{spec}} ({bounds[0]:{spec}}-{bounds[1]:{spec}})"
+        low, high = (format(b, spec) for b in bounds) if bounds else ("", "")
+        return fmt(median, spec) if low == high else f"{median:{spec}} ({low}-{high})"
 
     rows = [[g["brain"], g["circuit"], fmt(g["latency_ms"], "d"),
              f"{g['completed']}/{g['runs']}" + (f" ({'; '.join(g['failures'])})" if g["failures"] else ""),
