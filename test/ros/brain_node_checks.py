@@ -84,6 +84,8 @@ class BrainNodeChecks(unittest.TestCase):
         self.assertLessEqual(len(twists), 60)
         for t in twists:
             self.assertTrue(0 <= t.linear.x <= 24.0 and abs(t.angular.z) <= 7.1, t)
+        # rospy reads this before every /rosout line and asks the master while it is unset: the node sets it
+        self.assertIs(rospy.get_param("/rosout_disable_topics_generation"), False)
 
     def test_2_bad_encoding_stops_the_car_and_the_node_recovers(self):
         t0 = time.monotonic()

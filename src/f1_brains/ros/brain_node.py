@@ -38,6 +38,7 @@ from ..errors import BadImage, F1BrainsError
 from ..results.laps import FrameSample, OdomSample
 from ..util.files import check_writable_dir, write_json_atomic
 from ..util.timing import format_table, summarize
+from .graph import log_lines_without_the_master
 from .recorder import LapRecorder, load_reference, run_metadata
 from .topics import CAMERA_TOPIC, CMD_VEL_TOPIC
 
@@ -266,6 +267,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """argv: the full command line (default sys.argv), remappings such as __name:= included."""
     rospy.init_node("f1_brain", argv=argv)
+    log_lines_without_the_master()
     faulthandler.enable()   # a crash in native code (a backend, OpenCV) leaves every thread's Python stack in the log
     faulthandler.register(signal.SIGTERM, chain=True)   # a shutdown that hangs shows its threads in the log
     cv2.setNumThreads(1)   # OpenCV's thread pool only fights the inference threads for the cores

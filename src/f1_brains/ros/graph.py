@@ -5,6 +5,7 @@ import http.client
 import xmlrpc.client
 
 import rosgraph
+import rospy
 
 ANSWER_TIMEOUT = 2.0   # s: a node that is registered but does not answer its API within this is taken for dead
 
@@ -22,6 +23,17 @@ def master_alive(caller: str) -> bool:
         return True
     except OSError:   # connection refused or reset: the master is gone
         return False
+
+
+ROSOUT_TOPICS_PARAM = "/rosout_disable_topics_generation"
+
+
+def log_lines_without_the_master() -> None:
+    """Set the parameter rospy reads before every line it logs to /rosout, where nobody has. While it is unset, rospy
+    (ros_comm 1.15) asks the master for it on every log line: a node whose master was shutting down hung in its last
+    warning until roslaunch killed it, its summary unwritten. Once set, rospy reads its own cached copy."""
+    if not rospy.has_param(ROSOUT_TOPICS_PARAM):
+        rospy.set_param(ROSOUT_TOPICS_PARAM, False)
 
 
 def replaced(name: str, own_uri: str) -> bool:

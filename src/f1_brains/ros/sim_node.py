@@ -59,7 +59,7 @@ from ..util.files import check_writable_dir, write_json_atomic
 from ..util.tables import markdown_table
 from ..worlds import circuits
 from ..worlds.gazebo_world import real_time_factor
-from .graph import master_alive, node_state, replaced
+from .graph import log_lines_without_the_master, master_alive, node_state, replaced
 
 MAX_ABS_COMMAND = 100.0   # |v| m/s or |w| rad/s beyond this is treated as garbage
 
@@ -463,6 +463,7 @@ def format_run(summary: dict[str, Any]) -> str:
 
 def main() -> int:
     rospy.init_node("f1_sim")
+    log_lines_without_the_master()
     faulthandler.enable()   # a crash in native code (OpenGL, OpenCV) leaves every thread's Python stack in the log
     cv2.setNumThreads(1)
     try:
