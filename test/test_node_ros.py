@@ -185,7 +185,9 @@ def ended(launch: subprocess.Popen, tmp_path, timeout: float = 60.0) -> tuple[di
         output, _ = launch.communicate(timeout=timeout)
     finally:
         launch.kill()
-    return json.loads((tmp_path / "run" / "sim_summary.json").read_text()), output
+    summary = tmp_path / "run" / "sim_summary.json"
+    assert summary.is_file(), f"the launch ended (rc {launch.returncode}) without {summary}:\n{output[-4000:]}"
+    return json.loads(summary.read_text()), output
 
 
 @pytest.mark.slow
