@@ -180,7 +180,6 @@ def ground_field(track: Track, noise: float, seed: int) -> GroundField:
 class Renderer:
     def __init__(self, track: Track, appearance: Appearance = Appearance(), rig: Rig = Rig()) -> None:
         self.track, self.appearance, self.camera_height = track, appearance, rig.camera_height
-        camera_height = rig.camera_height
         self.field = ground_field(track, appearance.texture_noise, appearance.seed)
         self._x0, self._y1 = self.field.x0, self.field.y1
         self._colours = {name: np.clip(np.array(getattr(appearance, name), np.float32) * appearance.brightness,
@@ -198,7 +197,7 @@ class Renderer:
         self._marks = np.concatenate([m.triangles for m in marks]) if marks else np.zeros((0, 3, 2))
         self._mark_rgb = np.concatenate([np.tile(m.rgb, (len(m.triangles), 1)) for m in marks]) if marks \
             else np.zeros((0, 3))
-        self._mark_height = np.concatenate([np.full(len(m.triangles), camera_height - m.z) for m in marks]) \
+        self._mark_height = np.concatenate([np.full(len(m.triangles), self.camera_height - m.z) for m in marks]) \
             if marks else np.zeros(0)
         self._mark_centres = self._marks.mean(axis=1)
 
