@@ -77,8 +77,9 @@ def test_bench_on_a_missing_path_is_a_clear_error(tmp_path, capsys):
 
 def test_bench_times_the_models_in_turns_so_noise_falls_on_all_alike(exported, frames):
     """Every model gets exactly n timed runs (n not a multiple of the turn), taken in rotating turns."""
-    from f1_brains.zoo.bench import TURN, prepare_bench, time_interleaved
-    models = [prepare_bench(exported[name], warmup=1, threads=1, frames=frames) for name in ("onnx", "tflite")]
+    from f1_brains.zoo.bench import TURN, BenchEntry, prepare_bench, time_interleaved
+    models = [prepare_bench(BenchEntry(exported[name]), warmup=1, threads=1, frames=frames)
+              for name in ("onnx", "tflite")]
     calls: list[str] = []
     for m in models:   # record which model each predict call reached, around the real backend
         m.backend.predict = (lambda predict, name: lambda x: (calls.append(name), predict(x))[1])(
@@ -146,6 +147,28 @@ def test_laps_table_shows_the_spread_over_seeds():
     text = offline_laps.markdown([explicit, net], "f1-brains laps")
     assert "| explicit | c | 20 | 2/2 | 40.00 | 1.000 | 2.50 | 0.050 | 1.00 |" in text   # no "(40.00-40.00)"
     assert "| net | c | 20 | 3/4 (hit the wall) | 42.00 (41.00-43.00) | 1.050 |" in text and "| 0.080 (0.060-0.100) | 1.60 |" in text
+
+
+def test_laps_update_replaces_the_laps_driven_again_and_keeps_the_rest(tmp_path, capsys):
+    """--update: an earlier table's laps, those driven now replaced in place (same brain, circuit, latency, seed), new
+    ones appended; the command line says both; a file that is no laps table is refused before any lap."""
+    earlier = tmp_path / "earlier.json"
+    fake = {"circuit": "simple_circuit", "latency_ms": 20, "seed": 0, "completed": True, "end_reason": "completed",
+            "lap_time_s": 99.0, "average_speed": 4.0, "mae_m": 0.5, "max_m": 1.0}
+    earlier.write_text(json.dumps({"command": "f1-brains laps --brains explicit net", "runs": [
+        {**fake, "brain": "explicit"}, {**fake, "brain": "net"}]}))
+    merged = tmp_path / "merged.json"
+    assert main(["laps", "--brains", "explicit", "--circuits", "simple_circuit", "--latency-ms", "20", "50",
+                 "--update", str(earlier), "--json", str(merged)]) == 0
+    data = json.loads(merged.read_text())
+    assert [(r["brain"], r["latency_ms"]) for r in data["runs"]] == [("explicit", 20), ("net", 20), ("explicit", 50)]
+    assert 40 < data["runs"][0]["lap_time_s"] < 50 and data["runs"][1]["lap_time_s"] == 99.0
+    assert data["command"].startswith("f1-brains laps --brains explicit net, then f1-brains laps")
+    assert {(g["brain"], g["latency_ms"]) for g in data["groups"]} == {("explicit", 20), ("net", 20), ("explicit", 50)}
+    capsys.readouterr()
+    (tmp_path / "other.json").write_text(json.dumps({"rows": []}))
+    assert main(["laps", "--brains", "explicit", "--update", str(tmp_path / "other.json")]) == 2
+    assert "other.json: not a readable `f1-brains laps --json` file" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("bad", ["-5", "fast", "nan"])

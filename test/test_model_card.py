@@ -32,6 +32,22 @@ def test_imagenet_nhwc_preprocess():
     np.testing.assert_allclose(x[0, 0, 0], (128 / 255 - IMAGENET_MEAN) / IMAGENET_STD, atol=1e-5)
 
 
+def test_a_uint8_card_feeds_the_pixels_as_2x2_blocks_in_space_to_depth_order():
+    image = road_frame(0.3)
+    pixels = ModelCard().crop_resize(image)
+    card = ModelCard(input=InputSpec(layout="NHWC", dtype="uint8", space_to_depth=2))
+    x = card.preprocess(image)
+    assert card.input_shape == x.shape == (1, 33, 100, 12) and x.dtype == np.uint8 and x.flags["C_CONTIGUOUS"]
+    for y, col, row_in_block, col_in_block, colour in [(0, 0, 0, 0, 0), (5, 17, 1, 0, 2), (32, 99, 1, 1, 1)]:
+        channel = (row_in_block * 2 + col_in_block) * 3 + colour
+        assert x[0, y, col, channel] == pixels[2 * y + row_in_block, 2 * col + col_in_block, colour]
+    nchw = ModelCard(input=InputSpec(space_to_depth=2)).preprocess(image)   # float blocks: the same values / 255
+    assert nchw.shape == (1, 12, 33, 100) and nchw.dtype == np.float32
+    np.testing.assert_allclose(nchw, x.transpose(0, 3, 1, 2) / np.float32(255), atol=1e-7)
+    assert card.input_range() == (0.0, 255.0)
+    np.testing.assert_array_equal(card.from_unit(pixels[None] / np.float32(255)), x)   # fine-tuning's path
+
+
 def test_crop_keeps_only_the_configured_rows():
     image = np.zeros((480, 640, 3), np.uint8)
     image[:240] = 255                       # the top half (sky) must not reach the network
@@ -86,6 +102,8 @@ def test_card_file_round_trip(tmp_path):
     ("input: {layout: CHW}", "input.layout"),
     ("input: {colour: rgb}", "colour"),
     ("input: {crop_rows: [300, 600]}", "crop_rows"),
+    ("input: {dtype: int16}", "input.dtype must be one of"),
+    ("input: {space_to_depth: 3}", "space_to_depth must be a whole number >= 1 dividing height 66 and width 200"),
     ("output: {names: [w, v]}", "output.names"),
     ("[1, 2]", "mapping"),
     ("input: {layout: [", "not valid YAML"),

@@ -97,3 +97,79 @@ def test_missing_openvino_is_named():
             "print(backend_class('openvino').unavailable_reason())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "OpenVINO is not installed (pip install openvino)", out.stderr
+
+
+# ---- the IRs of `make optimize`: uint8 pixels in, the first convolution over 2x2 blocks ----
+
+@pytest.fixture(scope="module")
+def pixel_irs(reference_model, tmp_path_factory) -> dict[str, object]:
+    """precision -> the fp32 and int8 pixel IRs of the reference model, with their cards."""
+    from f1_brains.zoo.export import calibration_batches
+    from f1_brains.zoo.openvino_formats import CALIBRATION_CARD, PIXELS_CARD, export_openvino_pixels
+    out = tmp_path_factory.mktemp("pixel_irs")
+    irs = {"fp32": out / "fp32.xml", "int8": out / "int8.xml"}
+    export_openvino_pixels(reference_model, irs["fp32"])
+    export_openvino_pixels(reference_model, irs["int8"], calibration_batches(CALIBRATION_CARD, 32))
+    for precision, ir in irs.items():
+        ModelCard(precision=precision, input=PIXELS_CARD).save(card_path_for(ir))
+    return irs
+
+
+def test_the_first_convolution_over_2x2_blocks_is_the_same_function(reference_model, frames, reference_outputs):
+    import torch
+    from f1_brains.zoo.openvino_formats import CALIBRATION_CARD, space_to_depth_first_conv
+    blocks = space_to_depth_first_conv(reference_model)
+    assert tuple(blocks[1].weight.shape) == (24, 12, 3, 3)
+    card = ModelCard(input=CALIBRATION_CARD)
+    with torch.no_grad():
+        out = np.concatenate([blocks(torch.from_numpy(card.preprocess(f))).numpy() for f in frames])
+    np.testing.assert_allclose(out, reference_outputs, atol=1e-5, rtol=0)
+    assert not torch.equal(blocks[1].weight, reference_model[1].weight.new_zeros(()))   # the original is untouched
+    assert tuple(reference_model[1].weight.shape) == (24, 3, 5, 5)
+
+
+@pytest.mark.parametrize("precision,tolerance", [("fp32", 1e-5), ("int8", 0.02)])
+def test_pixel_irs_take_uint8_blocks_and_match_the_reference(pixel_irs, frames, reference_outputs, precision,
+                                                             tolerance):
+    brain = Brain.from_spec(BrainSpec.from_dict({"name": "ir", "model": str(pixel_irs[precision]), "warmup": 1}))
+    assert brain.backend.input_spec.shape == (1, 33, 100, 12) and brain.backend.input_spec.dtype == "uint8"
+    x = np.concatenate([brain.card.preprocess(f) for f in frames])
+    assert x.dtype == np.uint8
+    one_by_one = np.concatenate([brain.backend.predict(x[i:i + 1]) for i in range(len(x))])
+    np.testing.assert_allclose(one_by_one, reference_outputs, atol=tolerance, rtol=0)
+    np.testing.assert_array_equal(brain.backend.predict(x), one_by_one)   # a batch: one sample at a time
+    np.testing.assert_array_equal(brain.backend.predict(x[:1]), one_by_one[:1])   # and batch 1 again after it
+
+
+def test_the_int8_ir_takes_the_pixels_as_its_quantized_levels(pixel_irs):
+    """Its input quantization step is exactly 1/255, zero point 0: pixel p is level p, no rounding anywhere.
+    (OpenVINO's conversion may fold the /255 into the ranges: then they are 0..255 in steps of 1.)"""
+    model = ov.Core().read_model(str(pixel_irs["int8"]))
+    first = next(op for op in model.get_ordered_ops() if op.get_type_name() == "FakeQuantize")
+    low, high = (float(first.input_value(i).get_node().get_data()) for i in (1, 2))
+    assert first.get_attributes()["levels"] == 256 and low == 0.0
+    assert high == pytest.approx(255.0, abs=1e-4) or high == pytest.approx(1.0, abs=1e-7)
+
+
+def test_a_card_must_say_whether_its_network_takes_pixels(exported, pixel_irs, tmp_path):
+    import dataclasses
+    onnx = tmp_path / "float.onnx"
+    onnx.write_bytes(exported["onnx"].read_bytes())
+    float_card = ModelCard.load(card_path_for(exported["onnx"]))
+    dataclasses.replace(float_card, input=dataclasses.replace(float_card.input, dtype="uint8")).save(card_path_for(onnx))
+    with pytest.raises(ModelLoadError, match=r"feeds uint8 input, but model .*float.onnx takes float32"):
+        Brain.from_spec(BrainSpec.from_dict({"name": "x", "model": str(onnx), "backend": "openvino"}))
+    ir = tmp_path / "pixels.xml"
+    ov.save_model(ov.Core().read_model(str(pixel_irs["fp32"])), str(ir))
+    pixel_card = ModelCard.load(card_path_for(pixel_irs["fp32"]))
+    dataclasses.replace(pixel_card, input=dataclasses.replace(pixel_card.input, dtype="float32")).save(card_path_for(ir))
+    with pytest.raises(ModelLoadError, match=r"feeds float32 input, but model .*pixels.xml takes uint8 pixels"):
+        Brain.from_spec(BrainSpec.from_dict({"name": "x", "model": str(ir)}))
+
+
+def test_bench_times_a_float_ir_in_bf16_too_where_the_cpu_runs_it(pixel_irs):
+    from f1_brains.zoo.bench import BenchEntry, bench_entries
+    native_bf16 = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    assert bench_entries([pixel_irs["fp32"], pixel_irs["int8"]]) == [
+        BenchEntry(pixel_irs["fp32"]), *([BenchEntry(pixel_irs["fp32"], (("precision", "bf16"),))] if native_bf16 else []),
+        BenchEntry(pixel_irs["int8"])]

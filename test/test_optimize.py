@@ -54,7 +54,9 @@ def test_every_variant_is_built_or_skipped_with_its_reason_and_loads(tiny_datase
         path = out / optimize.ALL[name].file
         card = ModelCard.load(card_path_for(path))
         assert card.provenance["format"] == name and card.provenance["method"] == optimize.ALL[name].method
-        assert card.input.layout == optimize.ALL[name].layout.layout
+        takes = optimize.ALL[name].layout
+        assert (card.input.layout, card.input.dtype, card.input.space_to_depth) == \
+            (takes.layout, takes.dtype, takes.space_to_depth)
         outputs = load_backend(path).predict(card.to_tensor(pixels))
         assert outputs.shape == (8, 2) and np.all(np.isfinite(outputs)), name
         if name == "torchscript":

@@ -78,10 +78,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.one_process:
         if len(args.threads) != 1:
             raise ConfigError("--one-process times one thread count: give --threads one number")
-        rows = bench.run(artifacts, args.n, args.warmup, args.threads[0], args.data)
+        rows = bench.run(bench.bench_entries(artifacts), args.n, args.warmup, args.threads[0], args.data)
     else:
         from .zoo import bench_isolated
-        rows = bench_isolated.run(artifacts, args.n, args.warmup, args.threads, args.data, args.passes, args.baseline)
+        rows = bench_isolated.run(bench.bench_entries(artifacts), args.n, args.warmup, args.threads, args.data,
+                                  args.passes, args.baseline)
     if not rows:
         return 1
     command = this_command("f1-brains bench")
@@ -230,14 +231,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_laps(args: argparse.Namespace) -> int:
     from .evaluate import offline_laps
     brains, circuits = matrix_names(args)
+    earlier = offline_laps.earlier_table(args.update) if args.update else None   # checked before any lap
     rows = offline_laps.drive_all(brains, circuits, range(args.seeds), [ms / 1e3 for ms in args.latency_ms],
                                   jobs=args.jobs)
-    groups = offline_laps.summary(rows)
+    ok = all(r["completed"] for r in rows)
     command = this_command("f1-brains laps")
+    if earlier:   # these laps replace the same laps of an earlier table (e.g. after rebuilding some brains)
+        rows, command = offline_laps.merge_runs(earlier["runs"], rows), f"{earlier['command']}, then {command}"
+    groups = offline_laps.summary(rows)
     table = offline_laps.markdown(groups, command)
     print(table)
     write_outputs(args, table, {"command": command, "versions": versions(), "runs": rows, "groups": groups})
-    return 0 if all(r["completed"] for r in rows) else 1
+    return 0 if ok else 1
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -399,6 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
     laps.add_argument("--latency-ms", type=_latency_ms, nargs="+", default=[20.0], metavar="MS",
                       help="command latencies: each lap's commands land this long after their frame (default 20)")
     laps.add_argument("--jobs", type=int, default=1, help="brains driven at once, one process each (default 1)")
+    laps.add_argument("--update", metavar="JSON",
+                      help="an earlier --json file: its laps, with those driven now replaced, make the table")
     laps.add_argument("--markdown", help="also write the table here")
     laps.add_argument("--json", help="also write every lap here")
     rep = sub.add_parser("report", help="results table and plots of recorded runs (run.json files)")

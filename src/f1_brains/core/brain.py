@@ -175,8 +175,9 @@ class Brain:
                  name: str = "") -> None:
         self.card, self.backend, self.limits, self.name = card, backend, limits, name or card.name
         self._check_shapes()
+        self._check_dtype()
         self._check_input_range()
-        x = np.zeros(card.input_shape, np.float32)
+        x = np.zeros(card.input_shape, card.input.dtype)
         t0 = time.perf_counter()
         try:
             out = backend.predict(x)
@@ -208,6 +209,15 @@ class Brain:
             return
         raise ModelLoadError(f"model card {self.card.name!r} describes input {expected}, but model "
                              f"{self.backend.path} takes {tuple(shape)} ({self.card.input.layout} layout?)")
+
+    def _check_dtype(self) -> None:
+        """A card that feeds pixels (uint8) needs a network that takes them, and a network that takes pixels (not a
+        quantized input the backend fills from floats) needs such a card."""
+        declared, fed = self.backend.input_spec.dtype, self.card.input.dtype
+        takes_pixels = declared == "uint8" and self.backend.input_range() is None
+        if (fed == "uint8") != takes_pixels and self.backend.input_spec.shape is not None:
+            raise ModelLoadError(f"model card {self.card.name!r} feeds {fed} input, but model {self.backend.path} "
+                                 f"takes {declared}{' pixels' if takes_pixels else ''} (input.dtype in its card?)")
 
     def _check_input_range(self) -> None:
         """An integer input calibrated on other values than the card feeds (DeepLearningStudio's int-only TFLite:

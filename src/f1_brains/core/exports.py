@@ -23,10 +23,11 @@ TFLITE_MODES = ("float32", "dynamic", "float16", "int8", "int8_fallback", "qat")
 STATE_DICT_SUFFIXES = (".pt", ".pth", ".ckpt")
 
 
-def export_onnx(model, path: Path) -> None:
-    """The PyTorch PilotNet ``model`` as ONNX (opset 17, dynamic batch)."""
+def export_onnx(model, path: Path, input_shape: tuple[int, ...] = (1, 3, pilotnet.INPUT_HEIGHT, pilotnet.INPUT_WIDTH)
+                ) -> None:
+    """The PyTorch PilotNet ``model`` (taking batches of ``input_shape``) as ONNX (opset 17, dynamic batch)."""
     import torch
-    example = torch.zeros(1, 3, pilotnet.INPUT_HEIGHT, pilotnet.INPUT_WIDTH)
+    example = torch.zeros(*input_shape)
     torch.onnx.export(model.eval(), (example,), str(path), input_names=[ONNX_INPUT], output_names=["vw"],
                       dynamic_axes={ONNX_INPUT: {0: "batch"}, "vw": {0: "batch"}}, opset_version=17,
                       dynamo=False)
@@ -60,13 +61,6 @@ def export_tflite(saved_model_dir: Path, path: Path, mode: str = "float32",
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     path.write_bytes(converter.convert())
-
-
-def export_openvino_ir(onnx_path: Path, xml_path: Path) -> None:
-    """An ONNX file as OpenVINO IR (``xml_path`` and the .bin beside it), weights kept as they are (OpenVINO would
-    compress float weights to fp16 by default; QDQ int8 stays int8)."""
-    import openvino as ov
-    ov.save_model(ov.convert_model(str(onnx_path)), str(xml_path), compress_to_fp16=False)
 
 
 # ---- a state_dict on a backend that does not read one ----

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..core.brain import BrainSpec, brain_from_spec
-from ..errors import F1BrainsError
+from ..errors import ConfigError, F1BrainsError
 from ..sim import offline
 from ..sim.renderer import Appearance
 from ..sim.renderer_process import RendererProcess
 from ..sim.simulation import RunLimits
+from ..util.files import read_json
 from ..util.tables import markdown_table
 from ..worlds import circuits
 
@@ -103,6 +104,28 @@ def _median(values: list[float]) -> float | None:
 
 def _range(values: list[float]) -> list[float] | None:
     return [min(values), max(values)] if values else None
+
+
+def earlier_table(path: str | Path) -> dict[str, Any]:
+    """A `f1-brains laps --json` file, for --update; ConfigError when it is none."""
+    try:
+        table = read_json(path)
+        if isinstance(table["command"], str) and all({"brain", "circuit", "latency_ms", "seed"} <= set(r)
+                                                      for r in table["runs"]):
+            return table
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    raise ConfigError(f"--update {path}: not a readable `f1-brains laps --json` file")
+
+
+def merge_runs(earlier: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``earlier``'s laps with each one driven again in ``new`` (same brain, circuit, latency and seed) replaced in
+    place, and ``new``'s other laps after them."""
+    def key(r: dict[str, Any]) -> tuple:
+        return r["brain"], r["circuit"], r["latency_ms"], r["seed"]
+    fresh = {key(r): r for r in new}
+    merged = [fresh.pop(key(r), r) for r in earlier]
+    return merged + [r for r in new if key(r) in fresh]
 
 
 def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

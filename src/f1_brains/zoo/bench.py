@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.backends import Backend, LoadOptions, load_backend
+from ..core.backends import Backend, LoadOptions, backend_class, backend_for_artifact, load_backend
 from ..core.model_card import ModelCard, card_path_for
 from ..core.synthetic import road_frames
 from ..errors import F1BrainsError
@@ -32,6 +32,31 @@ def model_artifacts(roots: list[str]) -> list[Path]:
         else:
             raise F1BrainsError(f"bench: {root} does not exist")
     return found
+
+
+@dataclass(frozen=True)
+class BenchEntry:
+    """One configuration to time: an artifact, with backend options beyond its card's defaults (OpenVINO's bf16)."""
+    path: Path
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def label(self) -> str:
+        return str(self.path) + "".join(f" [{value}]" for _, value in self.options)
+
+
+def bench_entries(artifacts: list[Path]) -> list[BenchEntry]:
+    """Every artifact as its card runs it, then once per alternative its backend offers on this machine
+    (``Backend.bench_options``)."""
+    entries = []
+    for path in artifacts:
+        entries.append(BenchEntry(path))
+        try:
+            options = backend_class(backend_for_artifact(path)).bench_options(ModelCard.load(card_path_for(path)))
+        except F1BrainsError:
+            continue   # prepare_bench names the problem when it loads the artifact
+        entries += [BenchEntry(path, tuple(o.items())) for o in options]
+    return entries
 
 
 def accuracy(backend: Backend, card: ModelCard, pixels: np.ndarray, v: np.ndarray, w: np.ndarray, batch: int = 64) -> dict[str, float]:
@@ -57,13 +82,14 @@ class BenchModel:
     times: list[float] = field(default_factory=list)
 
 
-def prepare_bench(path: Path, warmup: int, threads: int, frames: list[np.ndarray],
+def prepare_bench(entry: BenchEntry, warmup: int, threads: int, frames: list[np.ndarray],
                   test_set: tuple | None = None) -> BenchModel:
     """Load one artifact, time its first inference, warm it up, score it on the test set and time its
     preprocessing; the timed runs come later (``time_interleaved``)."""
+    path, options = entry.path, dict(entry.options)
     card = ModelCard.load(card_path_for(path))
     t0 = time.perf_counter()
-    backend = load_backend(path, options=LoadOptions(threads=threads))
+    backend = load_backend(path, options=LoadOptions(threads=threads, extra=entry.options))
     load_s = time.perf_counter() - t0
     inputs = [card.preprocess(f) for f in frames]
     t0 = time.perf_counter()
@@ -85,8 +111,10 @@ def prepare_bench(path: Path, warmup: int, threads: int, frames: list[np.ndarray
             print(f"bench: no test-set scores for {path}: the dataset stores rows {stored.crop_rows} at "
                   f"{stored.width}x{stored.height} {stored.color}, its card wants rows {card.input.crop_rows} at "
                   f"{card.input.width}x{card.input.height} {card.input.color}", file=sys.stderr)
-    row = {**scores, "model": str(path), "backend": backend.name, "device": backend.device, "precision": card.precision,
-           "method": card.provenance.get("method"),
+    method = card.provenance.get("method")
+    row = {**scores, "model": entry.label, "backend": backend.name, "device": backend.device,
+           "precision": options.get("precision", card.precision),
+           "method": f"{method}, run in {options['precision']}" if "precision" in options and method else method,
            "threads": threads, "size_mb": artifact_size(path) / 1e6, "gzip_mb": artifact_size(path, compressed=True) / 1e6,
            "load_s": load_s, "first_inference_ms": first_s * 1e3, "warmup": warmup,
            "preprocess_p50_ms": summarize(pre)["p50_ms"], **({"xla": backend.xla} if hasattr(backend, "xla") else {})}
@@ -177,19 +205,19 @@ def load_test_set(data: str | None) -> tuple | None:
     return np.asarray(pixels), labels["v"], labels["w"], dataset.stored_input(manifest)
 
 
-def run(artifacts: list[Path], n: int, warmup: int, threads: int, data: str | None = None,
+def run(entries: list[BenchEntry], n: int, warmup: int, threads: int, data: str | None = None,
         progress: bool = True) -> list[dict[str, Any]]:
-    """One row per artifact that loads (the others are named on stderr and skipped): what it is, its test-set
+    """One row per entry that loads (the others are named on stderr and skipped): what it is, its test-set
     scores when ``data`` (a dataset directory) is given, and its timing percentiles."""
     from tqdm import tqdm
     frames = road_frames(32, seed=3)
     test_set = load_test_set(data)
     models = []
-    for path in tqdm(artifacts, desc="bench loading", unit="model", file=sys.stderr, disable=not progress):
+    for entry in tqdm(entries, desc="bench loading", unit="model", file=sys.stderr, disable=not progress):
         try:
-            models.append(prepare_bench(path, warmup, threads, frames, test_set))
+            models.append(prepare_bench(entry, warmup, threads, frames, test_set))
         except F1BrainsError as e:
-            print(f"bench: skipped {path}: {e}", file=sys.stderr)
+            print(f"bench: skipped {entry.label}: {e}", file=sys.stderr)
     if not models:
         return []
     time_interleaved(models, n, progress)

@@ -12,9 +12,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .bench import BenchEntry
 
 WORKER_TIMEOUT = 900.0   # s for one model's load, scoring and timing
 
@@ -26,7 +29,8 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
     from ..util.timing import summarize
     from . import bench
     try:
-        model = bench.prepare_bench(Path(job["path"]), job["warmup"], job["threads"], road_frames(32, seed=3),
+        entry = bench.BenchEntry(Path(job["path"]), tuple(tuple(o) for o in job.get("options", ())))
+        model = bench.prepare_bench(entry, job["warmup"], job["threads"], road_frames(32, seed=3),
                                     bench.load_test_set(job.get("data")))
     except F1BrainsError as e:
         return {"error": str(e)}
@@ -43,25 +47,26 @@ def run_worker(job: dict[str, Any]) -> dict[str, Any]:
     return json.loads(lines[-1])
 
 
-def run(artifacts: list[Path], n: int, warmup: int, threads: list[int], data: str | None = None, passes: int = 3,
-        baseline: str = "pilotnet.pt", progress: bool = True) -> list[dict[str, Any]]:
-    """One row per artifact and thread count (artifacts that do not load are named on stderr and skipped)."""
+def run(entries: list[BenchEntry], n: int, warmup: int, threads: list[int], data: str | None = None,
+        passes: int = 3, baseline: str = "pilotnet.pt", progress: bool = True) -> list[dict[str, Any]]:
+    """One row per entry and thread count (entries that do not load are named on stderr and skipped)."""
     from tqdm import tqdm
-    jobs = [(p, t, path) for p in range(passes) for t in threads
-            for path in np.roll(np.array(artifacts, dtype=object), -p)]   # each pass starts elsewhere
+    jobs = [(p, t, entry) for p in range(passes) for t in threads
+            for entry in np.roll(np.array(entries, dtype=object), -p)]   # each pass starts elsewhere
     found: dict[tuple[str, int], list[dict[str, Any]]] = {}
     broken: set[str] = set()
-    for p, t, path in tqdm(jobs, desc="bench (a process per model)", unit="run", file=sys.stderr,
-                           disable=not progress):
-        if str(path) in broken:
+    for p, t, entry in tqdm(jobs, desc="bench (a process per model)", unit="run", file=sys.stderr,
+                            disable=not progress):
+        if entry.label in broken:
             continue
         scored = data if p == 0 and t == threads[0] else None   # scores once per model: they do not depend on it
-        row = run_worker({"path": str(path), "n": n, "warmup": warmup, "threads": t, "data": scored})
+        row = run_worker({"path": str(entry.path), "options": [list(o) for o in entry.options], "n": n,
+                          "warmup": warmup, "threads": t, "data": scored})
         if "error" in row:
-            print(f"bench: skipped {path}: {row['error']}", file=sys.stderr)
-            broken.add(str(path))
+            print(f"bench: skipped {entry.label}: {row['error']}", file=sys.stderr)
+            broken.add(entry.label)
             continue
-        found.setdefault((str(path), t), []).append({**row, "pass": p})
+        found.setdefault((entry.label, t), []).append({**row, "pass": p})
     return combine(found, baseline)
 
 

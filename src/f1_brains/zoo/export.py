@@ -51,9 +51,11 @@ def bias_correction_frames(pixels: np.ndarray | None = None) -> np.ndarray:
 
 def write_card(path: Path, variant: "Variant", trained: ModelCard, provenance: dict) -> None:
     """The card of one artifact: the trained network's preprocessing and outputs (``trained``) in the variant's
-    layout, framework and precision."""
+    layout, input dtype and blocks, framework and precision."""
+    takes = variant.layout
     ModelCard(name=path.name, framework=variant.framework, precision=variant.precision,
-              input=replace(trained.input, layout=variant.layout.layout), output=trained.output,
+              input=replace(trained.input, layout=takes.layout, dtype=takes.dtype, space_to_depth=takes.space_to_depth),
+              output=trained.output,
               provenance=provenance).save(path.with_name(path.name + ".card.yaml") if path.is_file()
                                           else path / "card.yaml")
 

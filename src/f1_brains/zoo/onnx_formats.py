@@ -11,10 +11,11 @@ from ..core import pilotnet
 from ..core.exports import ONNX_INPUT as INPUT_NAME
 from ..core.exports import export_onnx
 
-def export_onnx_int8(model, path: Path, calibration: Iterable[np.ndarray]) -> None:
+def export_onnx_int8(model, path: Path, calibration: Iterable[np.ndarray], input_shape: tuple[int, ...] | None = None
+                     ) -> None:
     """QDQ int8: per-channel symmetric int8 weights, uint8 activations with ranges observed (min/max) on
     the calibration batches, except the last pilotnet.INT8_FLOAT_TAIL dense layers. The input BatchNorm is folded first
-    so every conv quantizes."""
+    so every conv quantizes. ``input_shape``: the model's batch input shape, when it is not PilotNet's image."""
     import onnx
     from onnxruntime import quantization as q
 
@@ -28,7 +29,7 @@ def export_onnx_int8(model, path: Path, calibration: Iterable[np.ndarray]) -> No
 
     with tempfile.TemporaryDirectory() as tmp:
         float_path, prepared = Path(tmp) / "float.onnx", Path(tmp) / "prepared.onnx"
-        export_onnx(pilotnet.fold_input_batchnorm(model), float_path)
+        export_onnx(pilotnet.fold_input_batchnorm(model), float_path, *([input_shape] if input_shape else []))
         q.quant_pre_process(str(float_path), str(prepared))
         dense = [n.name for n in onnx.load(str(prepared)).graph.node if n.op_type in ("Gemm", "MatMul")]
         q.quantize_static(str(prepared), str(path), Batches(), quant_format=q.QuantFormat.QDQ, per_channel=True,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..core.exports import export_keras, export_onnx, export_openvino_ir, export_tflite
+from ..core.exports import export_keras, export_tflite
 from ..core.model_card import InputSpec, ModelCard
 from ..util.files import write_json_atomic
 from . import export
@@ -31,6 +31,7 @@ from .export import (
     write_card,
 )
 from .finetune import TuningSet
+from .openvino_formats import CALIBRATION_CARD, PIXELS_CARD, export_openvino_pixels
 
 VARIANTS = {v.name: v for v in (
     Variant("tflite_dynamic", "pilotnet_dynamic.tflite", NHWC_CARD, "tflite", "int8-dynamic",
@@ -58,10 +59,10 @@ VARIANTS = {v.name: v for v in (
             "PyTorch global pruning + static quantization"),
     Variant("onnx_int8", "pilotnet_int8.onnx", NCHW_CARD, "onnx", "int8",
             "ONNX Runtime static quantization (QDQ, per-channel; last 2 dense layers float)"),
-    Variant("openvino_ir", "pilotnet_openvino.xml", NCHW_CARD, "openvino", "fp32",
-            "OpenVINO IR of the ONNX export (fp32 weights)"),
-    Variant("openvino_int8_ir", "pilotnet_openvino_int8.xml", NCHW_CARD, "openvino", "int8",
-            "OpenVINO IR of the int8 QDQ ONNX (its ranges and float tail)"),
+    Variant("openvino_ir", "pilotnet_openvino.xml", PIXELS_CARD, "openvino", "fp32",
+            "OpenVINO IR, uint8 pixels in, first convolution over 2x2 blocks (fp32 weights)"),
+    Variant("openvino_int8_ir", "pilotnet_openvino_int8.xml", PIXELS_CARD, "openvino", "int8",
+            "OpenVINO IR, uint8 pixels in, first convolution over 2x2 blocks, int8 QDQ as ONNX int8's"),
     Variant("tf_trt_fp32", "pilotnet_tftrt_fp32", NHWC_CARD, "tensorflow", "fp32", "TF-TRT FP32 engines"),
     Variant("tf_trt_fp16", "pilotnet_tftrt_fp16", NHWC_CARD, "tensorflow", "fp16", "TF-TRT FP16 engines"),
     Variant("tf_trt_int8", "pilotnet_tftrt_int8", NHWC_CARD, "tensorflow", "int8", "TF-TRT INT8, calibrated"),
@@ -140,12 +141,7 @@ def _build(v: Variant, ctx: Context, cache: dict[str, Any]) -> None:
     elif v.name == "onnx_int8":
         onnx_formats.export_onnx_int8(ctx.model, path, ctx.calibration(NCHW_CARD))
     elif v.name.startswith("openvino"):
-        onnx = Path(cache["tmp"]) / f"{v.name}.onnx"
-        if v.name == "openvino_int8_ir":
-            onnx_formats.export_onnx_int8(ctx.model, onnx, ctx.calibration(NCHW_CARD))
-        else:
-            export_onnx(ctx.model, onnx)
-        export_openvino_ir(onnx, path)
+        export_openvino_pixels(ctx.model, path, ctx.calibration(CALIBRATION_CARD) if v.name == "openvino_int8_ir" else None)
     elif v.name == "torch_tensorrt_fp16":
         torch_formats.export_torch_tensorrt(ctx.model, path, "fp16")
     else:

@@ -1,7 +1,7 @@
 """The backend interface: load an artifact on a device, run a batch, describe what is running.
 
-A backend only runs a network: it receives the float32 tensor the model card describes and returns
-the raw float32 outputs. Quantization of int8 inputs/outputs, device placement and threading are
+A backend only runs a network: it receives the tensor the model card describes (float32, or the uint8 pixels of a
+card whose network normalizes them itself) and returns the raw float32 outputs. Quantization of int8 inputs/outputs, device placement and threading are
 the backend's business; image preprocessing and output scaling are the card's.
 """
 from __future__ import annotations
@@ -9,10 +9,14 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...errors import BackendUnavailable, ModelLoadError
+
+if TYPE_CHECKING:
+    from ..model_card import ModelCard
 
 
 @dataclass(frozen=True)
@@ -75,13 +79,18 @@ class Backend(abc.ABC):
         """Accelerators this backend can put behind a device here (backend options, e.g. "tensorrt")."""
         return []
 
+    @classmethod
+    def bench_options(cls, card: "ModelCard") -> list[dict[str, object]]:
+        """Backend options worth timing beside an artifact's defaults on this machine (`f1-brains bench` rows)."""
+        return []
+
     @abc.abstractmethod
     def _load(self) -> str:
         """Load ``self.path`` for ``self.options``; return the device actually used (e.g. 'cpu')."""
 
     @abc.abstractmethod
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        """Run a float32 batch shaped like ``input_spec``; return float32 outputs (N, outputs)."""
+        """Run a batch shaped like ``input_spec`` (the card's dtype); return float32 outputs (N, outputs)."""
 
     @property
     @abc.abstractmethod

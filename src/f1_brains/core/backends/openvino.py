@@ -54,6 +54,14 @@ class OpenVINOBackend(PortBackend):
         """OpenVINO's devices here (CPU, GPU, NPU), selected with option ``ov_device``."""
         return list(_openvino().Core().available_devices)
 
+    @classmethod
+    def bench_options(cls, card) -> list[dict[str, object]]:
+        """A float artifact also in bf16 where this CPU runs bf16 natively (AMX, AVX-512 BF16)."""
+        if card.precision != "fp32" or cls.unavailable_reason():
+            return []
+        capabilities = _openvino().Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        return [{"precision": "bf16"}] if "BF16" in capabilities else []
+
     def _load(self) -> str:
         ov = _openvino()
         core = ov.Core()
@@ -86,10 +94,29 @@ class OpenVINOBackend(PortBackend):
         if ov_device.startswith("CPU"):
             self.threads = int(self.compiled.get_property("INFERENCE_NUM_THREADS"))
         self._in, self._out = self.compiled.inputs[0], self.compiled.outputs[0]
+        # A batch-1 input tensor the request keeps: predict copies into it, so no tensor is built per call
+        # (infer({0: batch}) costs ~0.09 ms more per call on a 0.15 ms network).
+        declared = self._in.get_partial_shape()
+        self._staged, self._staged_bound = None, False
+        self._batch_one = declared.rank.is_static and declared[0].is_static and declared[0].get_length() == 1
+        if declared.rank.is_static and self._in.get_element_type().is_static():
+            self._staged = ov.Tensor(self._in.get_element_type(),
+                                     [1 if d.is_dynamic else d.get_length() for d in declared])
         return "cpu"
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        self.request.infer({0: batch})
+        staged = None if self._staged is None else self._staged.data
+        if len(batch) > 1 and self._batch_one:   # a batch-1 IR (ours: faster than a dynamic batch): a sample at a time
+            return np.concatenate([self.predict(batch[i:i + 1]) for i in range(len(batch))])
+        if staged is not None and batch.shape == staged.shape and batch.dtype == staged.dtype:
+            if not self._staged_bound:
+                self.request.set_input_tensor(self._staged)
+                self._staged_bound = True
+            np.copyto(staged, batch)
+            self.request.infer()
+        else:   # another batch size or dtype: OpenVINO builds (and converts) the tensor
+            self._staged_bound = False
+            self.request.infer({0: batch})
         return np.array(self.request.get_output_tensor(0).data, dtype=np.float32)
 
     @staticmethod

@@ -1,0 +1,110 @@
+"""OpenVINO IR of PilotNet shaped for matrix engines (AMX): uint8 pixels in, the first convolution over 2x2 blocks.
+
+Measured on an AMX Xeon (one thread, batch 1; docs/results/offline.md has the bench), the int8 network spent about
+a third of its time outside the arithmetic that matters:
+- its first convolution (3 input channels, 5x5, stride 2: 75 products per output) suits AMX tiles poorly. The same
+  function is a 3x3 convolution over the image's 2x2 blocks (12 channels, the kernel zero-padded to 6x6):
+  ``space_to_depth_first_conv``. 74 -> 35 us.
+- quantizing the float input and reordering it to NHWC: the IR takes the pixels as uint8 NHWC blocks (the card's
+  ``dtype: uint8``, ``space_to_depth: 2``) and normalizes them itself; int8, its input quantization step is exactly
+  1/255 with zero point 0, so the pixels are the quantized input and OpenVINO feeds them to the first convolution
+  as they are. ~20 us, and the node no longer converts the image to float.
+- a batch-1 static shape (a dynamic batch costs OpenVINO ~0.03 ms per call).
+Outputs equal the float network's within float rounding (fp32), within the int8 tolerance (int8).
+"""
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from ..core import pilotnet
+from ..core.exports import ONNX_INPUT, export_onnx
+from ..core.model_card import InputSpec
+from .export import NCHW_CARD, NHWC_CARD
+from .onnx_formats import export_onnx_int8
+
+BLOCK = 2
+PIXELS = "pixels"   # the IR's input
+# What the IR takes (its card's input), and the float tensors its int8 quantizer calibrates on.
+PIXELS_CARD = dataclasses.replace(NHWC_CARD, dtype="uint8", space_to_depth=BLOCK)
+CALIBRATION_CARD = dataclasses.replace(NCHW_CARD, space_to_depth=BLOCK)
+
+
+def blocks_shape(card: InputSpec = CALIBRATION_CARD) -> tuple[int, int, int, int]:
+    c = 3 * card.space_to_depth ** 2
+    h, w = card.height // card.space_to_depth, card.width // card.space_to_depth
+    return (1, c, h, w) if card.layout == "NCHW" else (1, h, w, c)
+
+
+def space_to_depth_first_conv(model) -> "torch.nn.Sequential":  # noqa: F821
+    """A copy of PilotNet, input BatchNorm folded, that takes the image as 2x2 blocks (ModelCard's space_to_depth
+    order, NCHW): its 5x5 stride-2 first convolution becomes a 3x3 one over 12 channels. Exact up to float
+    summation order: tap (ky, kx) of the old kernel is block tap (ky // 2, kx // 2), channel
+    ((ky % 2) * 2 + kx % 2) * 3 + colour; the sixth row and column of the 6x6 kernel are zero."""
+    import torch
+    from torch import nn
+
+    folded = pilotnet.fold_input_batchnorm(model)
+    conv = folded[1]
+    out, colours, k, _ = conv.weight.shape
+    if conv.stride != (BLOCK, BLOCK) or conv.padding != (0, 0) or conv.dilation != (1, 1) or conv.groups != 1:
+        raise ValueError(f"the first convolution (stride {conv.stride}, padding {conv.padding}) is not a plain "
+                         f"stride-{BLOCK} one: it has no exact 2x2-block form")
+    taps = -(-k // BLOCK)   # 3
+    with torch.no_grad():
+        padded = torch.zeros(out, colours, taps * BLOCK, taps * BLOCK)
+        padded[:, :, :k, :k] = conv.weight
+        # (out, colour, KY, row in block, KX, column in block) -> (out, row in block, column in block, colour, KY, KX)
+        regrouped = padded.view(out, colours, taps, BLOCK, taps, BLOCK).permute(0, 3, 5, 1, 2, 4)
+        blocks = nn.Conv2d(colours * BLOCK * BLOCK, out, taps)
+        blocks.weight.copy_(regrouped.reshape(out, colours * BLOCK * BLOCK, taps, taps))
+        blocks.bias.copy_(conv.bias)
+    folded[1] = blocks
+    return folded.eval()
+
+
+def _take_pixels(onnx_path: Path, quantized: bool) -> None:
+    """Rewrite the ONNX file in place: input ``pixels`` (uint8, batch-1 NHWC blocks) -> NCHW -> float -> /255, then the
+    network; quantized, its input QuantizeLinear gets step 1/255 and zero point 0 (the pixels are its levels)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(onnx_path))
+    graph = model.graph
+    image = next(i for i in graph.input if i.name == ONNX_INPUT)
+    if quantized:
+        quantize = next(n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] == ONNX_INPUT)
+        initializers = {i.name: i for i in graph.initializer}
+        initializers[quantize.input[1]].CopyFrom(numpy_helper.from_array(np.array(1 / 255, np.float32),
+                                                                         quantize.input[1]))
+        initializers[quantize.input[2]].CopyFrom(numpy_helper.from_array(np.array(0, np.uint8), quantize.input[2]))
+    graph.initializer.append(numpy_helper.from_array(np.array(1 / 255, np.float32), "one_over_255"))
+    for position, node in enumerate([
+            helper.make_node("Transpose", [PIXELS], ["pixels_nchw"], perm=[0, 3, 1, 2]),
+            helper.make_node("Cast", ["pixels_nchw"], ["pixels_float"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", ["pixels_float", "one_over_255"], [ONNX_INPUT])]):
+        graph.node.insert(position, node)
+    graph.input.remove(image)
+    graph.input.insert(0, helper.make_tensor_value_info(PIXELS, TensorProto.UINT8, list(blocks_shape(PIXELS_CARD))))
+    onnx.checker.check_model(model)
+    onnx.save(model, str(onnx_path))
+
+
+def export_openvino_pixels(model, xml_path: Path, calibration: Iterable[np.ndarray] | None = None) -> None:
+    """PilotNet ``model`` as OpenVINO IR taking PIXELS_CARD's input: float32 weights, or int8 (QDQ, as
+    onnx_formats.export_onnx_int8) when ``calibration`` (CALIBRATION_CARD tensors) is given."""
+    import openvino as ov
+
+    blocks = space_to_depth_first_conv(model)
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_path = Path(tmp) / "pixels.onnx"
+        if calibration is None:
+            export_onnx(blocks, onnx_path, blocks_shape())
+        else:
+            export_onnx_int8(blocks, onnx_path, calibration, blocks_shape())
+        _take_pixels(onnx_path, quantized=calibration is not None)
+        ov.save_model(ov.convert_model(str(onnx_path)), str(xml_path), compress_to_fp16=False)
