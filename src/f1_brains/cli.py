@@ -245,6 +245,27 @@ def cmd_laps(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_headline(args: argparse.Namespace) -> int:
+    from .errors import ConfigError
+    from .results.headline import headline
+    from .util.files import read_json
+    try:
+        loaded = {key: read_json(path) if path else None for key, path in
+                  (("bench", args.bench), ("laps", args.laps), ("latency", args.latency_laps))}
+        closed_loop = [read_json(path) for path in args.closed_loop]
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read a results file: {e}") from None
+    brains, _ = matrix_names(argparse.Namespace(brains=args.brains, circuits=[]))
+    try:
+        table = headline(brains, loaded["bench"], loaded["laps"], loaded["latency"], closed_loop)
+    except (KeyError, StopIteration, TypeError) as e:
+        raise ConfigError(f"a results file is not what its option names (bench, laps, evaluate --json): {e!r}") from None
+    print(table, end="")
+    if args.markdown:
+        Path(args.markdown).write_text(table)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .results.report import report
     text, written = report(args.runs, args.out)
@@ -408,6 +429,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="an earlier --json file: its laps, with those driven now replaced, make the table")
     laps.add_argument("--markdown", help="also write the table here")
     laps.add_argument("--json", help="also write every lap here")
+    head = sub.add_parser("headline", help="the README's headline table, joined from the --json files of bench, laps "
+                                           "and evaluate")
+    head.add_argument("--brains", nargs="+", default=["all"], help="brain names (default: all)")
+    head.add_argument("--bench", required=True, help="`f1-brains bench --json` file (make bench: docs/results/offline.json)")
+    head.add_argument("--laps", required=True, help="`f1-brains laps --json` file")
+    head.add_argument("--latency-laps", help="another `f1-brains laps --json` file, of laps under command latency")
+    head.add_argument("--closed-loop", nargs="*", default=[], help="`f1-brains evaluate --json` files: ROS runs completed")
+    head.add_argument("--markdown", help="also write the table here")
     rep = sub.add_parser("report", help="results table and plots of recorded runs (run.json files)")
     rep.add_argument("runs", nargs="+", help="run.json files (frames.csv beside each)")
     rep.add_argument("--out", help="directory for the plots (default: report/ beside the first run)")
@@ -420,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"info": cmd_info, "bench": cmd_bench, "export": cmd_export, "optimize": cmd_optimize,
                "sim-pictures": cmd_sim_pictures, "sim-bench": cmd_sim_bench, "evaluate": cmd_evaluate,
                "world-import": cmd_world_import, "fidelity": cmd_fidelity,
-               "laps": cmd_laps, "report": cmd_report, "dataset": cmd_dataset, "train": cmd_train}[args.command]
+               "laps": cmd_laps, "headline": cmd_headline, "report": cmd_report, "dataset": cmd_dataset, "train": cmd_train}[args.command]
     try:
         return handler(args)
     except F1BrainsError as e:
