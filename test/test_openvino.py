@@ -173,3 +173,17 @@ def test_bench_times_a_float_ir_in_bf16_too_where_the_cpu_runs_it(pixel_irs):
     assert bench_entries([pixel_irs["fp32"], pixel_irs["int8"]]) == [
         BenchEntry(pixel_irs["fp32"]), *([BenchEntry(pixel_irs["fp32"], (("precision", "bf16"),))] if native_bf16 else []),
         BenchEntry(pixel_irs["int8"])]
+
+
+def test_info_layers_says_where_an_inference_goes_or_why_it_cannot(pixel_irs, exported, capsys):
+    from f1_brains.cli import main
+    assert main(["info", str(pixel_irs["int8"]), "--option", "profile=true", "--layers", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "NHWC 2x2 blocks (1, 33, 100, 12) uint8" in out and "median over 20 inferences" in out
+    table = out.split("profiling on):\n", 1)[1].splitlines()
+    assert table[0] == "| layer | type | kernel | us |" and table[-1].startswith("| total |  |  | ")
+    assert sum("| Convolution |" in row for row in table) == 5   # PilotNet's five, the first over 2x2 blocks
+    assert main(["info", str(pixel_irs["int8"]), "--layers", "5"]) == 2
+    assert "layer times need the backend option profile: true" in capsys.readouterr().err
+    assert main(["info", str(exported["onnx"]), "--layers", "5"]) == 2
+    assert "backend onnxruntime does not report per-layer times (openvino does)" in capsys.readouterr().err

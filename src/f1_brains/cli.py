@@ -57,7 +57,9 @@ def info_model(args: argparse.Namespace) -> int:
           f"{about['output']['dtype']}")
     print(f"card: {card.name}, from {card.provenance.get('card_source', '?')}")
     print(f"  camera {i.camera_width}x{i.camera_height}, rows {i.crop_rows[0]}:{i.crop_rows[1]} -> {i.height} rows x "
-          f"{i.width} columns ({i.interpolation}), {i.color}, {i.normalization}, {i.layout} {card.input_shape}")
+          f"{i.width} columns ({i.interpolation}), {i.color}, {i.normalization}"
+          f"{' (in the network: it takes the pixels)' if i.dtype == 'uint8' else ''}, {i.layout}"
+          f"{f' {i.space_to_depth}x{i.space_to_depth} blocks' if i.space_to_depth > 1 else ''} {card.input_shape} {i.dtype}")
     ranges = ", ".join(f"{k} {lo:g}..{hi:g}" for k, (lo, hi) in o.ranges.items())
     print(f"  outputs {', '.join(o.names)}: " + (f"normalized over {ranges}" if o.normalized else "m/s, rad/s"))
     for note in card.provenance.get("notes", ()):
@@ -65,7 +67,30 @@ def info_model(args: argparse.Namespace) -> int:
     for warning in about.get("warnings", ()):
         print(f"warning: {warning}")
     print(f"first inference: {about['first_inference_ms']:.1f} ms")
+    if args.layers:
+        print_layer_times(brain, args.layers)
     return 0
+
+
+def print_layer_times(brain: "Brain", runs: int) -> None:  # noqa: F821
+    """Median time per executed layer over ``runs`` inferences of synthetic road frames (backends that can say)."""
+    import numpy as np
+
+    from .core.synthetic import road_frames
+    from .errors import ConfigError
+    from .util.tables import markdown_table
+    if not hasattr(brain.backend, "layer_times"):
+        raise ConfigError(f"--layers: backend {brain.backend.name} does not report per-layer times (openvino does)")
+    inputs = [brain.card.preprocess(f) for f in road_frames(8, seed=3)]
+    samples: dict[tuple[str, str, str], list[float]] = {}
+    for k in range(runs):
+        brain.backend.predict(inputs[k % len(inputs)])
+        for name, kind, kernel, us in brain.backend.layer_times():
+            samples.setdefault((name, kind, kernel), []).append(us)
+    rows = [[name, kind, kernel, f"{np.median(us):.0f}"] for (name, kind, kernel), us in samples.items()]
+    total = sum(np.median(us) for us in samples.values())
+    print(f"\nlayers executed, median over {runs} inferences (profiling on):")
+    print(markdown_table(["layer", "type", "kernel", "us"], rows + [["total", "", "", f"{total:.0f}"]]), end="")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -314,6 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--backend", help="force a backend (default: chosen by the artifact)")
     info.add_argument("--card", help="a card file or preset name (default: the card beside it, else a preset)")
     info.add_argument("--option", action="append", metavar="KEY=VALUE", help="backend option, e.g. batchnorm=eval")
+    info.add_argument("--layers", type=int, metavar="N", default=0,
+                      help="time N inferences layer by layer (OpenVINO: needs --option profile=true)")
     bench = sub.add_parser("bench", help="offline batch-1 latency of models (first inference, p50/p90/p99)")
     bench.add_argument("models", nargs="*", help="artifacts or directories (default: models/)")
     bench.add_argument("-n", type=int, default=500, help="timed runs per model")

@@ -7,6 +7,8 @@ Options:
 - ``ov_device``: ``CPU`` (default), ``GPU``, ``GPU.1``, ``NPU``: OpenVINO's own device names. They are backend
   options, not our devices: OpenVINO runs on Intel hardware, never on CUDA.
 - ``streams`` (default 1) and ``pinning`` (default false): OpenVINO's NUM_STREAMS and ENABLE_CPU_PINNING.
+- ``profile`` (default false): OpenVINO's PERF_COUNT, so ``layer_times`` can say where an inference's time goes
+  (`f1-brains info MODEL --layers`); it slows inference a little.
 Threads are the brain's ``threads`` (INFERENCE_NUM_THREADS; 0 = OpenVINO's default).
 """
 from __future__ import annotations
@@ -75,7 +77,7 @@ class OpenVINOBackend(PortBackend):
         if isinstance(streams, bool) or not isinstance(streams, int) or streams < 1:
             raise ConfigError(f"{self.name}: option streams must be a whole number of at least 1, not {streams!r}")
         config = {"INFERENCE_PRECISION_HINT": PRECISIONS[precision], "PERFORMANCE_HINT": "LATENCY",
-                  "NUM_STREAMS": str(streams)}
+                  "NUM_STREAMS": str(streams), "PERF_COUNT": bool(self.options.option("profile", False))}
         if ov_device.startswith("CPU"):
             config["ENABLE_CPU_PINNING"] = bool(self.options.option("pinning", False))
             if self.options.threads > 0:
@@ -119,6 +121,13 @@ class OpenVINOBackend(PortBackend):
             self._staged_bound = False
             self.request.infer({0: batch})
         return np.array(self.request.get_output_tensor(0).data, dtype=np.float32)
+
+    def layer_times(self) -> list[tuple[str, str, str, float]]:
+        """The last inference's executed layers in order: (name, type, kernel, microseconds); needs option profile."""
+        if str(self.compiled.get_property("PERF_COUNT")).upper() not in ("YES", "TRUE"):   # OpenVINO says 'YES'/'NO'
+            raise ConfigError(f"{self.name}: layer times need the backend option profile: true")
+        return [(p.node_name, p.node_type, p.exec_type, p.real_time.total_seconds() * 1e6)
+                for p in self.request.get_profiling_info() if p.status == p.Status.EXECUTED]
 
     @staticmethod
     def _spec(port) -> TensorSpec:
