@@ -139,7 +139,8 @@ def test_what_a_cached_result_is():
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_the_whole_matrix_and_marks_the_run_interrupted(tmp_path):
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])   # Ctrl-C; kill or a job scheduler (SIGINT is ignored in
+def test_ctrl_c_stops_the_whole_matrix_and_marks_the_run_interrupted(tmp_path, stop):   # a shell's background jobs)
     import signal
     import subprocess
     import sys
@@ -158,7 +159,7 @@ def test_ctrl_c_stops_the_whole_matrix_and_marks_the_run_interrupted(tmp_path):
             and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)                       # mid-lap
-    evaluate_.send_signal(signal.SIGINT)  # what Ctrl-C sends it
+    evaluate_.send_signal(getattr(signal, stop))
     stdout, stderr = evaluate_.communicate(timeout=60)
     assert evaluate_.returncode == 130, stderr[-2000:]
     assert "interrupted: 1 run(s) stopped and marked interrupted, 2 not started" in stderr

@@ -240,11 +240,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.ray:
         from .evaluate.ray_engine import RayEngine   # a cluster that is not there fails here, before any run
         engine = RayEngine(args.ray, args.jobs, args.cpus_per_run, args.retries)
+    import signal
+
+    def stop(signum: int, frame: object) -> None:   # kill, a job scheduler's stop: as Ctrl-C (runs marked interrupted)
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         results = evaluate(specs, args.out, args.jobs, retry_failed=args.retry_failed, engine=engine)
     except Interrupted as e:
         print(f"f1-brains evaluate: {e}", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     text, data = aggregate.write(results, args.out, this_command("f1-brains evaluate"), args.markdown)
     print(text)
     print(f"written: {Path(args.out) / 'results.md'}, results.csv, results.json, plots/")
