@@ -38,7 +38,7 @@ from ..errors import BadImage, F1BrainsError
 from ..results.laps import FrameSample, OdomSample
 from ..util.files import check_writable_dir, write_json_atomic
 from ..util.timing import format_table, summarize
-from .graph import log_lines_without_the_master
+from .graph import log_lines_without_the_master, stop_requests
 from .recorder import LapRecorder, load_reference, run_metadata
 from .topics import CAMERA_TOPIC, CMD_VEL_TOPIC
 
@@ -171,10 +171,12 @@ class BrainNode:
             self._mailbox = (msg, time.perf_counter())
             self._cond.notify()
 
-    def spin(self) -> None:
-        while not rospy.is_shutdown():
+    def spin(self, stop: threading.Event) -> None:
+        """Until ROS shuts the node down or ``stop`` (a signal, graph.stop_requests) is set."""
+        while not rospy.is_shutdown() and not stop.is_set():
             with self._cond:
-                self._cond.wait_for(lambda: self._mailbox is not None or rospy.is_shutdown(), timeout=0.05)
+                self._cond.wait_for(lambda: self._mailbox is not None or rospy.is_shutdown() or stop.is_set(),
+                                    timeout=0.05)
                 item, self._mailbox = self._mailbox, None
             if item is None:
                 self._watchdog()
@@ -266,7 +268,8 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """argv: the full command line (default sys.argv), remappings such as __name:= included."""
-    rospy.init_node("f1_brain", argv=argv)
+    rospy.init_node("f1_brain", argv=argv, disable_signals=True)
+    stop = stop_requests()
     log_lines_without_the_master()
     faulthandler.enable()   # a crash in native code (a backend, OpenCV) leaves every thread's Python stack in the log
     faulthandler.register(signal.SIGTERM, chain=True)   # a shutdown that hangs shows its threads in the log
@@ -302,12 +305,13 @@ def main(argv: list[str] | None = None) -> int:
         node.record_laps(recorder, rospy.get_param("~odom_topic", "/F1ROS/odom"),
                          rospy.get_param("~run_end_topic", "/f1_sim/run_end"))
     try:
-        node.spin()
+        node.spin(stop)
     finally:
         node.stop_car("node shutting down")
         summary = node.summary()
         saved = save_each((node.write_run, lambda: summary_file and write_json_atomic(summary_file, summary)))
         print("\n" + format_summary(summary), flush=True)
+        rospy.signal_shutdown("stopped")   # unregister from the master, here and not in a signal handler
     return 0 if saved else 1
 
 

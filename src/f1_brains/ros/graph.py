@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import http.client
+import signal
+import socket
+import threading
 import xmlrpc.client
 
 import rosgraph
 import rospy
 
-ANSWER_TIMEOUT = 2.0   # s: a node that is registered but does not answer its API within this is taken for dead
+ANSWER_TIMEOUT = 2.0   # s: a registered node slower than this to answer its API is busy (loading, say), not dead
 
 
 class _TimeoutTransport(xmlrpc.client.Transport):
@@ -48,8 +51,9 @@ def replaced(name: str, own_uri: str) -> bool:
 
 
 def node_state(name: str, caller: str) -> str:
-    """'absent' (the master has no such node), 'alive' (its API answers), or 'dead' (registered, not answering:
-    killed before it could unregister). OSError when the master itself cannot be reached."""
+    """'absent' (the master has no such node), 'alive' (its API answers, or is there but slow: a node importing
+    TensorFlow holds the GIL for seconds), or 'dead' (registered, its API port closed: killed before it could
+    unregister). OSError when the master itself cannot be reached."""
     try:
         uri = rosgraph.Master(caller).lookupNode(name)
     except rosgraph.MasterError:
@@ -57,5 +61,22 @@ def node_state(name: str, caller: str) -> str:
     try:
         xmlrpc.client.ServerProxy(uri, transport=_TimeoutTransport()).getPid(caller)
         return "alive"
+    except (socket.timeout, TimeoutError):   # busy, not gone: a loaded machine once ended a run as "killed" here
+        return "alive"
     except (OSError, http.client.HTTPException, xmlrpc.client.Error):
         return "dead"
+
+
+def stop_requests() -> threading.Event:
+    """SIGINT (roslaunch's stop, Ctrl-C) and SIGTERM as a flag the node's own loop reads; for nodes started with
+    ``rospy.init_node(..., disable_signals=True)``. rospy's handler shuts the node down inside the signal handler, in
+    whatever the main thread was doing: in a log line to /rosout it holds the publisher's lock, its shutdown then waits
+    for that lock in the same thread, and roslaunch SIGKILLed the brain node, its summary unwritten (seen in a lockstep
+    matrix). The loop then calls rospy.signal_shutdown itself, outside any lock."""
+    requested = threading.Event()
+
+    def request(signum: int, frame: object) -> None:
+        requested.set()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, request)
+    return requested
