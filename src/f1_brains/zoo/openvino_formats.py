@@ -4,11 +4,11 @@ Measured on an AMX Xeon (one thread, batch 1; docs/results/offline.md has the be
 a third of its time outside the arithmetic that matters:
 - its first convolution (3 input channels, 5x5, stride 2: 75 products per output) suits AMX tiles poorly. The same
   function is a 3x3 convolution over the image's 2x2 blocks (12 channels, the kernel zero-padded to 6x6):
-  ``space_to_depth_first_conv``. 74 -> 35 us.
+  ``space_to_depth_first_conv``. 76 -> 45 us (profiling on; docs/model_zoo.md).
 - quantizing the float input and reordering it to NHWC: the IR takes the pixels as uint8 NHWC blocks (the card's
   ``dtype: uint8``, ``space_to_depth: 2``) and normalizes them itself; int8, its input quantization step is exactly
   1/255 with zero point 0, so the pixels are the quantized input and OpenVINO feeds them to the first convolution
-  as they are. ~20 us, and the node no longer converts the image to float.
+  as they are. 23 us, and the node no longer converts the image to float.
 - a batch-1 static shape (a dynamic batch costs OpenVINO ~0.03 ms per call).
 Outputs equal the float network's within float rounding (fp32), within the int8 tolerance (int8).
 """
@@ -23,7 +23,7 @@ import numpy as np
 
 from ..core import pilotnet
 from ..core.exports import ONNX_INPUT, export_onnx
-from ..core.model_card import InputSpec
+from ..core.model_card import InputSpec, ModelCard
 from .export import NCHW_CARD, NHWC_CARD
 from .onnx_formats import export_onnx_int8
 
@@ -35,9 +35,7 @@ CALIBRATION_CARD = dataclasses.replace(NCHW_CARD, space_to_depth=BLOCK)
 
 
 def blocks_shape(card: InputSpec = CALIBRATION_CARD) -> tuple[int, int, int, int]:
-    c = 3 * card.space_to_depth ** 2
-    h, w = card.height // card.space_to_depth, card.width // card.space_to_depth
-    return (1, c, h, w) if card.layout == "NCHW" else (1, h, w, c)
+    return ModelCard(input=card).input_shape
 
 
 def space_to_depth_first_conv(model) -> "torch.nn.Sequential":  # noqa: F821
