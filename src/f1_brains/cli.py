@@ -242,16 +242,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         engine = RayEngine(args.ray, args.jobs, args.cpus_per_run, args.retries)
     import signal
 
-    def stop(signum: int, frame: object) -> None:   # kill, a job scheduler's stop: as Ctrl-C (runs marked interrupted)
+    def stop(signum: int, frame: object) -> None:   # Ctrl-C, kill, a job scheduler: runs stopped, marked interrupted
         raise KeyboardInterrupt
-    previous = signal.signal(signal.SIGTERM, stop)
+    # Set explicitly: a matrix started in a shell's background inherits SIGINT ignored, and `kill -INT` must stop it.
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         results = evaluate(specs, args.out, args.jobs, retry_failed=args.retry_failed, engine=engine)
     except Interrupted as e:
         print(f"f1-brains evaluate: {e}", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     text, data = aggregate.write(results, args.out, this_command("f1-brains evaluate"), args.markdown)
     print(text)
     print(f"written: {Path(args.out) / 'results.md'}, results.csv, results.json, plots/")
