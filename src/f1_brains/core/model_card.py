@@ -286,7 +286,8 @@ def preset(name: str) -> ModelCard:
 
 def _blocks(x: np.ndarray, b: int) -> np.ndarray:
     """N x H x W x C -> N x H/b x W/b x b*b*C, channel (row in block * b + column in block) * C + colour: each
-    image's b row phases side by side (cv2.merge, ~3x faster than numpy's transposing copy: 12 vs 32 us)."""
+    image's b row phases side by side (cv2.merge: 12 us p50 against 32 for numpy's
+    transposing copy of a 66x200 image, a one-off timing of 3,000 calls on one core)."""
     n, h, w, c = x.shape
     x = np.ascontiguousarray(x)
     merged = [cv2.merge([image[row::b].reshape(h // b, w // b, b * c) for row in range(b)]) for image in x]

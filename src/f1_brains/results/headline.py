@@ -22,8 +22,8 @@ def bench_row(spec: BrainSpec, bench: list[dict[str, Any]], threads: int = 1) ->
     """The bench row of the brain's artifact as the brain runs it (OpenVINO's bf16 is a row of its own)."""
     if not spec.model:
         return None
-    label = Path(spec.model).name + (f" [{spec.options['precision']}]" if "precision" in spec.options
-                                     and spec.options["precision"] != "fp32" else "")
+    precision = spec.options.get("precision", "fp32")   # named as zoo.bench.BenchEntry.label names the row
+    label = Path(spec.model).name + (f" [{precision}]" if precision != "fp32" else "")
     return next((r for r in bench if r["threads"] == threads and Path(r["model"]).name == label), None)
 
 

@@ -9,7 +9,7 @@ a third of its time outside the arithmetic that matters:
   ``dtype: uint8``, ``space_to_depth: 2``) and normalizes them itself; int8, its input quantization step is exactly
   1/255 with zero point 0, so the pixels are the quantized input and OpenVINO feeds them to the first convolution
   as they are. 23 us, and the node no longer converts the image to float.
-- a batch-1 static shape (a dynamic batch costs OpenVINO ~0.03 ms per call).
+- a batch-1 static shape (a dynamic batch timed slower in one-off timings, by a margin within this machine's noise).
 Outputs equal the float network's within float rounding (fp32), within the int8 tolerance (int8).
 """
 from __future__ import annotations
