@@ -23,10 +23,12 @@ def test_rostest(rostest, name, checks):
 
 
 @pytest.mark.slow
-def test_camera_replay_launch_prints_and_writes_the_summary(tmp_path):
+@pytest.mark.parametrize("lead_ms", [2.0, 0.0])
+def test_camera_replay_launch_prints_and_writes_the_summary(tmp_path, lead_ms):
     summary_file = tmp_path / "summary.json"
     result = subprocess.run(["roslaunch", "f1_brains", "camera_replay.launch", "brain:=pilotnet_tflite",
-                             "frames:=40", f"summary_file:={summary_file}", "-p", str(free_port())],
+                             "frames:=40", f"summary_file:={summary_file}", f"warm_up_lead_ms:={lead_ms}",
+                             "-p", str(free_port())],
                             env=ros_env(tmp_path), capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert "brain pilotnet_tflite: backend tflite on cpu" in output, output[-4000:]
@@ -35,6 +37,12 @@ def test_camera_replay_launch_prints_and_writes_the_summary(tmp_path):
     assert frames["processed"] >= 38 and frames["faults"] == 0, frames
     assert summary["timings"]["inference"]["n"] == frames["processed"]
     assert summary["brain"]["backend"] == "tflite"
+    # A 20 Hz camera: once 3 intervals are seen, the last frame is rehearsed before the next one (none when off).
+    # Not before every one: a frame earlier than the shortest recent interval comes before its warm-up (a loaded machine).
+    if lead_ms:
+        assert frames["processed"] // 4 <= frames["warm_ups"] <= frames["processed"], frames
+    else:
+        assert frames["warm_ups"] == 0, frames
 
 
 @pytest.mark.slow

@@ -258,6 +258,11 @@ class Brain:
         cv, cw = self.limits.clamp(v, w)
         return Decision(cv, cw, v, w, t1 - t0, t2 - t1, time.perf_counter() - t2)
 
+    def rehearse(self, image: np.ndarray, encoding: str = "rgb8") -> None:
+        """Preprocess and run the network on a frame already answered, the result thrown away: called just before
+        the next frame is due, it finds the weights, code and core warm (ros/frame_clock.py). Raises as ``step``."""
+        self.backend.predict(self.card.preprocess(image, encoding))
+
     def describe(self) -> dict[str, Any]:
         return {"brain": self.name, **self.backend.describe(), "card": self.card.to_dict(),
                 "limits": self.limits.__dict__, "first_inference_ms": self.first_inference_s * 1e3,

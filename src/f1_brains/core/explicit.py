@@ -57,6 +57,9 @@ class ExplicitBrain:
         self.first_inference_s, self.warmup = 0.0, 0
         self._last_error, self._last_w = 0.0, 0.0
 
+    def rehearse(self, image: np.ndarray, encoding: str = "rgb8") -> None:
+        """Nothing to warm: a few microseconds of OpenCV (the network brains' ``rehearse``)."""
+
     def step(self, image: np.ndarray, encoding: str = "rgb8") -> Decision:
         """Steer toward the red line; no line in sight: slow down and search. Raises BadImage."""
         t0 = time.perf_counter()

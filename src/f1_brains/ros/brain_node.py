@@ -7,7 +7,9 @@ it got no answer to within a second) and gets no second answer: in lockstep, ans
 one would be taken for the next frame's. The car gets a zero Twist when the camera is silent for ``~silence_timeout``
 seconds, when a frame cannot be processed (bad encoding or size, NaN output, backend error), and at
 shutdown. Parameters (all private): ``brain`` (name or YAML path), ``camera_topic``, ``cmd_vel_topic``,
-``silence_timeout``, ``summary_file`` (JSON written at shutdown), and overrides ``device``, ``threads``.
+``silence_timeout``, ``summary_file`` (JSON written at shutdown), ``warm_up_lead_ms`` (the brain is run once more on
+the last frame this long before the next is due, so that frame finds it warm: frame_clock.py; 0: never), and
+overrides ``device``, ``threads``.
 With ``out`` and a reference (``circuit``, or a BehaviorMetrics ``reference_bag``) it also records lap
 statistics from ``odom_topic`` into out/run.json and out/frames.csv (see recorder.py).
 """
@@ -38,6 +40,7 @@ from ..errors import BadImage, F1BrainsError
 from ..results.laps import FrameSample, OdomSample
 from ..util.files import check_writable_dir, write_json_atomic
 from ..util.timing import format_table, summarize
+from .frame_clock import FrameClock
 from .graph import log_lines_without_the_master, stop_requests
 from .recorder import LapRecorder, load_reference, run_metadata
 from .topics import CAMERA_TOPIC, CMD_VEL_TOPIC
@@ -60,15 +63,18 @@ class FrameLog:
     faults: int = 0      # frames answered with a safe stop
     silences: int = 0    # watchdog stops
     clock_behind: int = 0   # frames stamped after the node's clock: no end-to-end latency for them
+    warm_ups: list[float] = field(default_factory=list)   # rehearsals of the last frame before the next was due
+    during_warm_up: int = 0  # frames that arrived while a rehearsal ran (they waited for it)
 
     def summary(self) -> dict[str, Any]:
         stages = {"decode": self.decode, "preprocess": self.preprocess, "inference": self.inference,
                   "postprocess+publish": self.postprocess_publish, "node overhead (excl. inference)":
                   self.node_overhead, "received->cmd (wall)": self.receive_to_command,
-                  "end-to-end (stamp->cmd)": self.end_to_end}
+                  "end-to-end (stamp->cmd)": self.end_to_end, "warm-up (before a frame)": self.warm_ups}
         return {"frames": {"received": self.received, "processed": self.processed, "skipped": self.skipped,
                            "repeats": self.repeats, "faults": self.faults, "silences": self.silences,
-                           "clock_behind": self.clock_behind},
+                           "clock_behind": self.clock_behind, "warm_ups": len(self.warm_ups),
+                           "during_warm_up": self.during_warm_up},
                 "timings": {name: summarize(values) for name, values in stages.items()}}
 
 
@@ -91,9 +97,13 @@ def decode_image(msg: Image) -> np.ndarray:
 
 class BrainNode:
     def __init__(self, brain, camera_topic: str = CAMERA_TOPIC, cmd_vel_topic: str = CMD_VEL_TOPIC,
-                 silence_timeout: float = 1.0) -> None:
+                 silence_timeout: float = 1.0, warm_up_lead: float = 0.002) -> None:
         self.brain = brain
         self.silence_timeout = silence_timeout
+        self.warm_up_lead = warm_up_lead   # s before the next frame is due to rehearse the last one; 0: never
+        self.clock = FrameClock()
+        self._last_image: tuple[np.ndarray, str] | None = None   # the frame answered last, for rehearsals
+        self._warming = False
         self.log = FrameLog()
         self._mailbox: tuple[Image, float] | None = None
         self._last_stamp: rospy.Time | None = None   # of the frame taken last (parked or processed)
@@ -159,8 +169,11 @@ class BrainNode:
             rospy.loginfo("f1_brain: lap statistics written to %s", path)
 
     def _on_image(self, msg: Image) -> None:
+        received_at = time.perf_counter()
         with self._cond:
             self.log.received += 1
+            self.clock.arrived(received_at)
+            self.log.during_warm_up += self._warming
             stamp = msg.header.stamp
             if stamp and stamp == self._last_stamp:   # a zero stamp (a camera without a clock) is never a repeat
                 self.log.repeats += 1
@@ -168,23 +181,42 @@ class BrainNode:
             self._last_stamp = stamp
             if self._mailbox is not None:
                 self.log.skipped += 1
-            self._mailbox = (msg, time.perf_counter())
+            self._mailbox = (msg, received_at)
             self._cond.notify()
 
     def spin(self, stop: threading.Event) -> None:
         """Until ROS shuts the node down or ``stop`` (a signal, graph.stop_requests) is set."""
+        warm_up_at = None   # when to rehearse the frame answered last (once per frame), None: not this gap
         while not rospy.is_shutdown() and not stop.is_set():
+            timeout = 0.05 if warm_up_at is None else min(0.05, max(0.0, warm_up_at - time.perf_counter()))
             with self._cond:
                 self._cond.wait_for(lambda: self._mailbox is not None or rospy.is_shutdown() or stop.is_set(),
-                                    timeout=0.05)
+                                    timeout=timeout)
                 item, self._mailbox = self._mailbox, None
             if item is None:
+                if warm_up_at is not None and time.perf_counter() >= warm_up_at:
+                    self._rehearse()
+                    warm_up_at = None
                 self._watchdog()
                 if self.recorder is not None:
                     self.record_odometry()
             else:
                 self._last_frame = time.monotonic()
                 self.process(*item)
+                with self._cond:
+                    warm_up_at = self.clock.warm_up_at(self.warm_up_lead) if self._last_image is not None else None
+
+    def _rehearse(self) -> None:
+        """Run the brain on the frame answered last, nothing published: the next frame finds it warm."""
+        self._warming = True
+        t0 = time.perf_counter()
+        try:
+            self.brain.rehearse(*self._last_image)
+        except Exception:   # the frame was answered once; a fault shows when the next one is
+            pass
+        finally:
+            self._warming = False
+        self.log.warm_ups.append(time.perf_counter() - t0)
 
     def _watchdog(self) -> None:
         silent = time.monotonic() - self._last_frame
@@ -213,6 +245,7 @@ class BrainNode:
         except Exception as e:  # a backend failing mid-run: stop safely and say why
             self._fault(f"{type(e).__name__}: {e}")
             return
+        self._last_image = (image, msg.encoding)
         t2 = time.perf_counter()
         twist = self._twist
         twist.linear.x, twist.angular.z = decision.v, decision.w
@@ -262,7 +295,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     head = (f"brain {b['brain']}: backend {b['backend']} on {b['device']}, first inference "
             f"{b['first_inference_ms']:.1f} ms, {b['warmup']} warm-up runs excluded\n"
             f"frames: received {f['received']}, processed {f['processed']}, skipped {f['skipped']}, "
-            f"faults {f['faults']}, silences {f['silences']}")
+            f"faults {f['faults']}, silences {f['silences']}; warm-ups {f['warm_ups']} "
+            f"({f['during_warm_up']} frames arrived during one)")
     return head + "\n" + format_table(summary["timings"])
 
 
@@ -300,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     except F1BrainsError as e:
         return fatal(str(e))
     node = BrainNode(brain, rospy.get_param("~camera_topic", CAMERA_TOPIC),
-                     rospy.get_param("~cmd_vel_topic", CMD_VEL_TOPIC), float(rospy.get_param("~silence_timeout", 1.0)))
+                     rospy.get_param("~cmd_vel_topic", CMD_VEL_TOPIC), float(rospy.get_param("~silence_timeout", 1.0)),
+                     float(rospy.get_param("~warm_up_lead_ms", 2.0)) / 1e3)
     if recorder is not None:
         node.record_laps(recorder, rospy.get_param("~odom_topic", "/F1ROS/odom"),
                          rospy.get_param("~run_end_topic", "/f1_sim/run_end"))
