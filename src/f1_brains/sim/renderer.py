@@ -200,6 +200,7 @@ class Renderer:
         self._mark_height = np.concatenate([np.full(len(m.triangles), self.camera_height - m.z) for m in marks]) \
             if marks else np.zeros(0)
         self._mark_centres = self._marks.mean(axis=1)
+        self._mark_colours = [tuple(int(v) for v in rgb) for rgb in self._mark_rgb]
 
     def _colour_table(self) -> np.ndarray:
         """Entries 0..SHADES-1: asphalt blending into the red line; SHADES: grass (cv2.LUT layout)."""
@@ -229,6 +230,8 @@ class Renderer:
         self._cover_full = np.ascontiguousarray(full, np.float32)
         self._forward = forward.astype(np.float32)
         self._rows = np.arange(HEIGHT, dtype=np.int32)[:, None]
+        ground_rows = HEIGHT - self._first                                    # <= 240: row numbers + 1 fit uint8
+        self._row_ids = np.ascontiguousarray(np.repeat(np.arange(1, ground_rows + 1, dtype=np.uint8)[:, None], WIDTH, 1))
 
     def _sky(self) -> np.ndarray:
         look = self.appearance
@@ -265,7 +268,8 @@ class Renderer:
         # to the line and its footprint, saturated into uint8 by OpenCV; then SHADES (grass) beyond the walls
         scaled = cv2.multiply(np.abs(offset), self._cover_slope)
         index = cv2.min(cv2.subtract(self._cover_full, scaled, dtype=cv2.CV_8U), SHADES - 1)
-        grass = cv2.min(cv2.compare(room, 0.0, cv2.CMP_LT), SHADES)
+        beyond = cv2.compare(room, 0.0, cv2.CMP_LT)     # 255 beyond a wall
+        grass = cv2.min(beyond, SHADES)
         index = cv2.max(index, grass)
         ground = cv2.LUT(cv2.merge([index, index, index]), self._lut)
         image = self._template.copy() if out is None else out
@@ -280,7 +284,7 @@ class Renderer:
                 np.copyto(image[self._first:], ground, where=line[..., None])
             self._draw_markings(image, above=True)
         if self.track.walled:
-            self._draw_walls(image, grass > 0, room, room_left < room_right)
+            self._draw_walls(image, beyond, room, room_left < room_right)
         return image
 
     def _draw_markings(self, image: np.ndarray, above: bool) -> bool:
@@ -290,17 +294,29 @@ class Renderer:
         rel = self._mark_centres - (cx, cy)
         level = (self._mark_height < self.camera_height - self.track.ground_z) == above
         near = np.flatnonzero((np.einsum("ij,ij->i", rel, rel) < (FAR_CLIP + 3.0) ** 2) & level)
-        for i in near:
-            d = self._marks[i] - (cx, cy)
-            fwd, left = d @ (c, s), d @ (-s, c)
-            polygon = _clip_near(np.column_stack([fwd, left]), NEAR_CLIP)
-            if len(polygon) < 3:
+        if not len(near):
+            return False
+        d = self._marks[near] - (cx, cy)                        # (n, 3, 2): every triangle in reach at once
+        fwd, left = d @ (c, s), d @ (-s, c)
+        ahead = fwd >= NEAR_CLIP
+        height = self._mark_height[near][:, None]
+        whole = ahead.all(axis=1)                               # no clipping needed: projected together
+        points = np.round(np.stack([WIDTH / 2 - self._f * left / fwd, HEIGHT / 2 + self._f * height / fwd], -1)
+                          * 16).clip(-1e6, 1e6).astype(np.int32) if whole.any() else None
+        for k, i in enumerate(near):   # in the markings' order: later ones cover earlier ones
+            if whole[k]:
+                polygon_points = points[k]
+            elif ahead[k].any():
+                polygon = _clip_near(np.column_stack([fwd[k], left[k]]), NEAR_CLIP)
+                if len(polygon) < 3:
+                    continue
+                u = WIDTH / 2 - self._f * polygon[:, 1] / polygon[:, 0]
+                v = HEIGHT / 2 + self._f * self._mark_height[i] / polygon[:, 0]
+                polygon_points = np.round(np.column_stack([u, v]) * 16).clip(-1e6, 1e6).astype(np.int32)
+            else:
                 continue
-            u = WIDTH / 2 - self._f * polygon[:, 1] / polygon[:, 0]
-            v = HEIGHT / 2 + self._f * self._mark_height[i] / polygon[:, 0]
-            points = np.round(np.column_stack([u, v]) * 16).clip(-1e6, 1e6).astype(np.int32)
-            cv2.fillPoly(image, [points], tuple(int(v) for v in self._mark_rgb[i]), cv2.LINE_AA, shift=4)
-        return len(near) > 0
+            cv2.fillPoly(image, [polygon_points], self._mark_colours[i], cv2.LINE_AA, shift=4)
+        return True
 
     def _wall_colours(self, g: np.ndarray, columns: np.ndarray, left: np.ndarray) -> np.ndarray:
         """(n, 3) uint8: the wall's colour under the world's ambient light and sun, by the way it faces."""
@@ -314,11 +330,13 @@ class Renderer:
         return np.clip(np.minimum(self._wall_rgb * light, 1.0) * self._wall_scale, 0, 255).astype(np.uint8)
 
     def _draw_walls(self, image: np.ndarray, beyond: np.ndarray, room: np.ndarray, left: np.ndarray) -> None:
-        """Per column, the nearest ground point beyond a wall is the wall's foot; it rises WALL_HEIGHT."""
-        columns = np.flatnonzero(beyond.any(axis=0))
+        """Per column, the nearest ground point beyond a wall (``beyond``: 255 there) is the wall's foot; it rises
+        WALL_HEIGHT."""
+        last = cv2.reduce(cv2.bitwise_and(self._row_ids, beyond), 0, cv2.REDUCE_MAX)[0]   # nearest such row + 1
+        columns = np.flatnonzero(last)
         if columns.size == 0:
             return
-        g = beyond.shape[0] - 1 - np.argmax(beyond[::-1, columns], axis=0)      # nearest row beyond a wall
+        g = last[columns].astype(np.intp) - 1
         depth = self._forward[g]
         nearer = np.minimum(g + 1, beyond.shape[0] - 1)                        # the last row on the road
         inside, outside = room[nearer, columns], room[g, columns]
@@ -328,13 +346,14 @@ class Renderer:
         top = np.clip(np.round(HEIGHT / 2 - self._f * (WALL_HEIGHT - self.camera_height) / depth), 0, HEIGHT)
         foot = np.clip(np.round(HEIGHT / 2 + self._f * (self.camera_height - self.track.ground_z) / depth), 0, HEIGHT)
         r0, r1 = int(top.min()), int(foot.max())
+        tops, feet = np.zeros(WIDTH, np.int32), np.zeros(WIDTH, np.int32)      # columns without a wall: no rows
+        tops[columns], feet[columns] = top, foot                                # whole numbers already
         rows = self._rows[r0:r1]
-        mask = np.zeros((r1 - r0, WIDTH), bool)
-        mask[:, columns] = (rows >= top[None, :]) & (rows < foot[None, :])
+        mask = (rows >= tops) & (rows < feet)
         self._wall_rows = (r0, mask)
-        colours = np.zeros((WIDTH, 3), np.uint8)
-        colours[columns] = self._wall_colours(g, columns, left)
-        image[r0:r1][mask] = np.broadcast_to(colours[None], (r1 - r0, WIDTH, 3))[mask]
+        colours = np.zeros((1, WIDTH, 3), np.uint8)
+        colours[0, columns] = self._wall_colours(g, columns, left)
+        cv2.copyTo(cv2.repeat(colours, r1 - r0, 1), mask.view(np.uint8), image[r0:r1])   # in place: rows are contiguous
 
     def masks(self) -> tuple[np.ndarray, np.ndarray]:
         """(walls, ground) pixel masks of the last frame rendered (for fidelity measurements)."""
