@@ -226,6 +226,17 @@ def test_rendering_is_deterministic_and_sees_the_line_and_the_walls(ring):
     assert np.array_equal(other, Renderer(ring, Appearance.varied(3)).render(x, y, heading))
 
 
+def test_rendering_into_a_reused_buffer_draws_the_same_frame():
+    """The simulator renders into the last frame's buffer: the walls and markings must land in it, not in a copy."""
+    track = circuits.load("simple_circuit")
+    renderer = Renderer(track)
+    buffer = None
+    for s in (0.0, 3.0, 120.0, 250.0):   # the start line's markings in view, then bends between walls
+        pose = track.pose_at(s)
+        buffer = renderer.render(*pose, out=buffer)
+        np.testing.assert_array_equal(buffer, Renderer(track).render(*pose))
+
+
 def test_a_road_without_walls_shows_the_grass(tmp_path):
     path = tmp_path / "open.txt"
     path.write_text("# walls: no\n# road_width: 4\n" + "\n".join(f"{x:.3f} {y:.3f}" for x, y in circle(50, 24)))
