@@ -8,7 +8,7 @@ import pytest
 from f1_brains.cli import main
 from f1_brains.errors import ConfigError
 from f1_brains.sim.conditions import CameraPerturbation, Condition
-from f1_brains.sim.renderer import Renderer, Rig
+from f1_brains.sim.renderer import Renderer, Rig, camera_matrix
 from f1_brains.worlds import circuits
 
 
@@ -68,7 +68,8 @@ def test_the_camera_mount_turns_and_tilts_by_its_level():
         return row, float(np.mean(np.nonzero(red[row])[0]))
     def seen(condition):
         perturbation = CameraPerturbation(Condition.parse(condition))
-        return perturbation.apply(renderer.render(*perturbation.view(*pose))), perturbation
+        drawn = Renderer(track, rig=perturbation.rig).render(*perturbation.view(*pose))
+        return perturbation.apply(drawn), perturbation
     level, f_tan = apex(renderer.render(*pose)), 320 / np.tan(1.57 / 2) * np.tan(np.radians(5))
     turned, perturbation = seen("yaw:5")
     assert apex(turned)[1] - level[1] == pytest.approx(f_tan, abs=3) and abs(apex(turned)[0] - level[0]) <= 2
@@ -77,6 +78,25 @@ def test_the_camera_mount_turns_and_tilts_by_its_level():
     assert mount(x, y, yaw) == pytest.approx(mount(*pose)) and yaw == pytest.approx(pose[2] + np.radians(5))
     tilted, perturbation = seen("pitch:5")
     assert level[0] - apex(tilted)[0] == pytest.approx(f_tan, abs=3) and perturbation.view(*pose) == pose
+
+
+def test_a_tilted_camera_is_drawn_tilted_down_to_its_bottom_row():
+    """pitch:10 agrees with the level frame turned through the rotation (a homography: K R K^-1) wherever the level
+    camera saw, and draws what it never saw: the ground just ahead of the camera, at the bottom."""
+    track = circuits.named("simple_circuit")
+    pose = track.pose_at(20.0)
+    level = Renderer(track).render(*pose)
+    tilted = Renderer(track, rig=CameraPerturbation(Condition.parse("pitch:10")).rig).render(*pose)
+    k, p = camera_matrix(), np.radians(10)
+    turn = k @ np.array([[1, 0, 0], [0, np.cos(p), np.sin(p)], [0, -np.sin(p), np.cos(p)]]) @ np.linalg.inv(k)
+    turned = cv2.warpPerspective(level, np.linalg.inv(turn), (640, 480), flags=cv2.INTER_LINEAR)
+    red = lambda image: (image[..., 0] > 200) & (image[..., 1] < 60)   # noqa: E731
+    band = slice(250, 370)   # the level camera saw these rows' rays (its bottom row maps to row 418)
+    a, b = red(tilted)[band], red(turned)[band]
+    assert a.sum() > 1000 and (a & b).sum() / (a | b).sum() > 0.9
+    bottom = red(tilted)[440:]
+    assert bottom.any(axis=1).all()                    # the line right ahead of the camera, down to the last row
+    assert len({row.tobytes() for row in tilted[440:]}) > 20   # drawn, not the last seen row repeated
 
 
 def test_a_raised_camera_sees_the_road_from_higher():

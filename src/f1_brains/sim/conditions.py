@@ -12,7 +12,7 @@ A condition is written ``family:level`` (``none`` for the world as it is):
 | drop | 0.05-0.9 | each frame lost with this probability (the brain's last command stays in force) |
 | latency | 10-500 | not the camera: each command takes effect this many ms later (the sim node's command queue) |
 | yaw | 0.5-45 | the camera turned left on its mount by this many degrees (rendered so: exact) |
-| pitch | 0.5-25 | the camera tilted down by this many degrees: the rendered image re-projected through the rotation (exact inside the rendered field of view; the rows it never saw, at the bottom, repeat its last row: about 9 of 480 rows per degree, a third of the image at 25) |
+| pitch | 0.5-25 | the camera tilted down on its mount by this many degrees (rendered so: the ground, markings and meshes exact; the field renderer draws each wall's face upright in its foot's column, where a tilted camera would lean it by up to a few pixels at the image's edges) |
 | height | 0.5-10 | the camera raised on its mount by this many cm (0.104 m high in the real car; rendered so: exact) |
 | sun | 5-180 | the sun turned about the vertical by this many degrees: every wall (and, on real meshes, every face) shaded by how it faces the sun (rendered so) |
 
@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from ..core.conditions import Condition
-from .renderer import CAMERA_FORWARD, CAMERA_HEIGHT, CAMERA_LEFT, HEIGHT, WIDTH, Rig, camera_matrix
+from .renderer import CAMERA_FORWARD, CAMERA_HEIGHT, CAMERA_LEFT, Rig
 
 __all__ = ["CameraPerturbation", "Condition"]
 
@@ -37,15 +37,15 @@ class CameraPerturbation:
     def __init__(self, condition: Condition, seed: int = 0) -> None:
         self.condition = condition
         self.rng = np.random.default_rng(seed)
-        self._pitch_maps = pitch_maps(math.radians(condition.level)) if condition.family == "pitch" else None
 
     @property
     def rig(self) -> Rig:
-        """How the renderer draws the world: the camera raised by the level (cm) for ``height``, the sun turned by
-        the level (degrees) for ``sun``; the real car and world otherwise."""
+        """How the renderer draws the world: the camera raised by the level (cm) for ``height``, tilted down by it
+        (degrees) for ``pitch``, the sun turned by it (degrees) for ``sun``; the real car and world otherwise."""
         family, level = self.condition.family, self.condition.level
         return Rig(camera_height=CAMERA_HEIGHT + (level / 100 if family == "height" else 0.0),
-                   sun_turn=math.radians(level) if family == "sun" else 0.0)
+                   sun_turn=math.radians(level) if family == "sun" else 0.0,
+                   camera_pitch=math.radians(level) if family == "pitch" else 0.0)
 
     def view(self, x: float, y: float, yaw: float) -> tuple[float, float, float]:
         """The car pose to render from: for ``yaw``, the camera turned about its own mount point (so the car pose
@@ -79,19 +79,5 @@ class CameraPerturbation:
             image[...] = cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
         elif family == "dim":
             cv2.convertScaleAbs(image, dst=image, alpha=level)
-        elif family == "pitch":
-            image[...] = cv2.remap(image, *self._pitch_maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return image
 
-
-def pitch_maps(down: float) -> tuple[np.ndarray, np.ndarray]:
-    """cv2.remap maps for a camera tilted ``down`` rad about its optical centre: each pixel of the tilted image
-    looks along a ray that the level camera saw at K R K^-1 of it (a rotation is a homography)."""
-    k = camera_matrix()
-    c, s = math.cos(down), math.sin(down)
-    tilt = np.array([[1, 0, 0], [0, c, s], [0, -s, c]])          # camera axes: x right, y down, z ahead
-    h = k @ tilt @ np.linalg.inv(k)
-    u, v = np.meshgrid(np.arange(WIDTH, dtype=np.float64) + 0.5, np.arange(HEIGHT, dtype=np.float64) + 0.5)
-    src = h @ np.stack([u.ravel(), v.ravel(), np.ones(u.size)])
-    return ((src[0] / src[2] - 0.5).reshape(HEIGHT, WIDTH).astype(np.float32),
-            (src[1] / src[2] - 0.5).reshape(HEIGHT, WIDTH).astype(np.float32))

@@ -76,6 +76,7 @@ class MeshRenderer:
 
     def __init__(self, world: GazeboWorld | str | Path, rig: Rig = Rig()) -> None:
         self.camera_height = rig.camera_height
+        self._tilt = (math.cos(rig.camera_pitch), math.sin(rig.camera_pitch))
         self.world = world if isinstance(world, GazeboWorld) else read_world(world)
         self._pyrender, self._gl = _import_pyrender()
         pyrender = self._pyrender
@@ -113,10 +114,11 @@ class MeshRenderer:
     def camera_pose(self, x: float, y: float, yaw: float) -> np.ndarray:
         """4x4 OpenGL camera pose (looking down its -z, y up) for the car at (x, y, yaw)."""
         c, s = math.cos(yaw), math.sin(yaw)
+        cos_p, sin_p = self._tilt            # tilted down about the image's right axis
         pose = np.eye(4)
-        pose[:3, 0] = (s, -c, 0.0)           # image right
-        pose[:3, 1] = (0.0, 0.0, 1.0)        # image up
-        pose[:3, 2] = (-c, -s, 0.0)          # behind the camera
+        pose[:3, 0] = (s, -c, 0.0)                              # image right
+        pose[:3, 1] = (c * sin_p, s * sin_p, cos_p)             # image up
+        pose[:3, 2] = (-c * cos_p, -s * cos_p, sin_p)           # behind the camera
         pose[:3, 3] = (x + CAMERA_FORWARD * c - CAMERA_LEFT * s, y + CAMERA_FORWARD * s + CAMERA_LEFT * c,
                        self.camera_height)
         return pose
@@ -135,7 +137,8 @@ class MeshRenderer:
         the ground, from the depth buffer (for fidelity measurements)."""
         depth = self._depth
         rows = np.arange(HEIGHT)[:, None] + 0.5
-        height = self.camera_height + (HEIGHT / 2 - rows) * depth / camera_matrix()[1, 1]
+        cos_p, sin_p = self._tilt
+        height = self.camera_height + (HEIGHT / 2 - rows) * depth / camera_matrix()[1, 1] * cos_p - depth * sin_p
         drawn = depth > 0
         return drawn & (height > raised), drawn & (height <= raised)
 

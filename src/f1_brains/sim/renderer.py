@@ -42,9 +42,11 @@ SHADES = 64                   # levels of red-line coverage in the colour table
 @dataclass(frozen=True)
 class Rig:
     """What the stress conditions change in how a world is drawn, beyond the car's pose: the camera's height above
-    the ground (``height``) and the sun turned about the vertical (``sun``); the defaults are the real car and world."""
+    the ground (``height``), its tilt (``pitch``) and the sun turned about the vertical (``sun``); the defaults are
+    the real car and world."""
     camera_height: float = CAMERA_HEIGHT   # m
     sun_turn: float = 0.0                  # rad, counter-clockwise seen from above
+    camera_pitch: float = 0.0              # rad, the camera tilted down about its optical centre
 
     def sun(self, direction: tuple[float, float, float] | None) -> np.ndarray | None:
         """A world's sun direction (x, y, z, the way its light travels) turned by ``sun_turn``."""
@@ -89,14 +91,23 @@ class Appearance:
 
 
 def _clip_near(polygon: np.ndarray, near: float) -> np.ndarray:
-    """The part of a (forward, left) polygon at least ``near`` ahead of the camera (Sutherland-Hodgman)."""
+    """The part of a polygon (rows: depth ahead of the camera, then any coordinates interpolated with it) at least
+    ``near`` ahead of the camera (Sutherland-Hodgman)."""
     out = []
     for a, b in zip(polygon, np.roll(polygon, -1, axis=0)):
         if a[0] >= near:
             out.append(a)
         if (a[0] >= near) != (b[0] >= near):
             out.append(a + (b - a) * (near - a[0]) / (b[0] - a[0]))
-    return np.array(out).reshape(-1, 2)
+    return np.array(out).reshape(-1, polygon.shape[1])
+
+
+def project(depth: np.ndarray, left: np.ndarray, rise: np.ndarray) -> np.ndarray:
+    """Points ``depth`` m ahead along the camera's axis, ``left`` of it and ``rise`` above it, as cv2 fixed-point
+    pixel coordinates (1/16 px, int32), any leading shape."""
+    f = camera_matrix()[0, 0]
+    uv = np.stack([WIDTH / 2 - f * left / depth, HEIGHT / 2 - f * rise / depth], -1)
+    return np.round(uv * 16).clip(-1e6, 1e6).astype(np.int32)
 
 
 def camera_matrix() -> np.ndarray:
@@ -180,6 +191,7 @@ def ground_field(track: Track, noise: float, seed: int) -> GroundField:
 class Renderer:
     def __init__(self, track: Track, appearance: Appearance = Appearance(), rig: Rig = Rig()) -> None:
         self.track, self.appearance, self.camera_height = track, appearance, rig.camera_height
+        self._tilt = (math.cos(rig.camera_pitch), math.sin(rig.camera_pitch))
         self.field = ground_field(track, appearance.texture_noise, appearance.seed)
         self._x0, self._y1 = self.field.x0, self.field.y1
         self._colours = {name: np.clip(np.array(getattr(appearance, name), np.float32) * appearance.brightness,
@@ -212,26 +224,40 @@ class Renderer:
         return np.clip(np.round(table), 0, 255).astype(np.uint8).reshape(256, 1, 3)
 
     def _setup_rays(self) -> None:
-        """Per ground pixel: (forward, left) metres from the camera, and the footprint of a pixel there."""
+        """Per ground pixel: (forward, left) metres from the camera, and the footprint of a pixel there. A camera
+        tilted down by p sees, in the row b pixels below the image centre, the ground at h (f cos p - b sin p) /
+        (f sin p + b cos p) ahead, a column spanning h / (f sin p + b cos p) metres (level: h f / b and h / b)."""
         f = camera_matrix()[0, 0]
         self._f = f
-        below = np.arange(HEIGHT // 2, HEIGHT) + 0.5 - HEIGHT / 2           # pixel centres below the horizon
-        forward = (self.camera_height - self.track.ground_z) * f / below
+        cos_p, sin_p = self._tilt
+        below = np.arange(HEIGHT) + 0.5 - HEIGHT / 2                        # pixel centres below the image centre
+        facing = f * sin_p + below * cos_p                                  # > 0: the row's ray meets the ground
+        along = f * cos_p - below * sin_p                                   # level: f, forward = h * along / facing
+        seen = facing > 0
+        forward = np.full(HEIGHT, np.inf)
+        forward[seen] = (self.camera_height - self.track.ground_z) * along[seen] / facing[seen]
         keep = forward <= FAR_CLIP
-        self._first = HEIGHT // 2 + int(np.argmax(keep))                   # first drawn ground row
-        forward = forward[keep]
+        self._first = int(np.argmax(keep))                                  # first drawn ground row
+        forward, along = forward[self._first:], along[self._first:]
         cols = np.arange(WIDTH) + 0.5 - WIDTH / 2
         self._fwd = np.ascontiguousarray(np.repeat(forward[:, None], WIDTH, 1), dtype=np.float32)
-        self._left = np.ascontiguousarray(-cols[None, :] * forward[:, None] / f, dtype=np.float32)
+        self._left = np.ascontiguousarray(-cols[None, :] * forward[:, None] / along[:, None], dtype=np.float32)
         # coverage * (SHADES - 1) = (half width - |offset|) / footprint * (SHADES - 1) + (SHADES - 1) / 2
-        slope = np.repeat((f / forward)[:, None] * (SHADES - 1), WIDTH, 1)
+        slope = np.repeat((along / forward)[:, None] * (SHADES - 1), WIDTH, 1)
         self._cover_slope = np.ascontiguousarray(slope, np.float32)
         full = slope * 0.5 * self.track.red_line_width + (SHADES - 1) / 2 + 0.5        # + 0.5: round
         self._cover_full = np.ascontiguousarray(full, np.float32)
         self._forward = forward.astype(np.float32)
         self._rows = np.arange(HEIGHT, dtype=np.int32)[:, None]
-        ground_rows = HEIGHT - self._first                                    # <= 240: row numbers + 1 fit uint8
-        self._row_ids = np.ascontiguousarray(np.repeat(np.arange(1, ground_rows + 1, dtype=np.uint8)[:, None], WIDTH, 1))
+        ground_rows = HEIGHT - self._first
+        self._row_ids = np.ascontiguousarray(np.repeat(np.arange(1, ground_rows + 1, dtype=np.uint16)[:, None], WIDTH, 1))
+
+    def _row_of(self, forward: np.ndarray, up: float | np.ndarray) -> np.ndarray:
+        """Image rows (unrounded) of points ``forward`` m ahead of the camera and ``up`` m above it."""
+        cos_p, sin_p = self._tilt
+        if sin_p == 0.0:   # level: this arithmetic exactly, so a level camera's frames stay bit for bit the same
+            return HEIGHT / 2 - self._f * up / forward
+        return HEIGHT / 2 - self._f * (forward * sin_p + up * cos_p) / (forward * cos_p - up * sin_p)
 
     def _sky(self) -> np.ndarray:
         look = self.appearance
@@ -298,21 +324,20 @@ class Renderer:
             return False
         d = self._marks[near] - (cx, cy)                        # (n, 3, 2): every triangle in reach at once
         fwd, left = d @ (c, s), d @ (-s, c)
-        ahead = fwd >= NEAR_CLIP
-        height = self._mark_height[near][:, None]
+        below = self._mark_height[near][:, None]                # m under the camera
+        cos_p, sin_p = self._tilt
+        depth, rise = fwd * cos_p + below * sin_p, fwd * sin_p - below * cos_p   # along / up the camera's axes
+        ahead = depth >= NEAR_CLIP
         whole = ahead.all(axis=1)                               # no clipping needed: projected together
-        points = np.round(np.stack([WIDTH / 2 - self._f * left / fwd, HEIGHT / 2 + self._f * height / fwd], -1)
-                          * 16).clip(-1e6, 1e6).astype(np.int32) if whole.any() else None
+        points = project(depth, left, rise) if whole.any() else None
         for k, i in enumerate(near):   # in the markings' order: later ones cover earlier ones
             if whole[k]:
                 polygon_points = points[k]
             elif ahead[k].any():
-                polygon = _clip_near(np.column_stack([fwd[k], left[k]]), NEAR_CLIP)
+                polygon = _clip_near(np.column_stack([depth[k], left[k], rise[k]]), NEAR_CLIP)
                 if len(polygon) < 3:
                     continue
-                u = WIDTH / 2 - self._f * polygon[:, 1] / polygon[:, 0]
-                v = HEIGHT / 2 + self._f * self._mark_height[i] / polygon[:, 0]
-                polygon_points = np.round(np.column_stack([u, v]) * 16).clip(-1e6, 1e6).astype(np.int32)
+                polygon_points = project(polygon[:, 0], polygon[:, 1], polygon[:, 2])
             else:
                 continue
             cv2.fillPoly(image, [polygon_points], self._mark_colours[i], cv2.LINE_AA, shift=4)
@@ -332,7 +357,7 @@ class Renderer:
     def _draw_walls(self, image: np.ndarray, beyond: np.ndarray, room: np.ndarray, left: np.ndarray) -> None:
         """Per column, the nearest ground point beyond a wall (``beyond``: 255 there) is the wall's foot; it rises
         WALL_HEIGHT."""
-        last = cv2.reduce(cv2.bitwise_and(self._row_ids, beyond), 0, cv2.REDUCE_MAX)[0]   # nearest such row + 1
+        last = cv2.reduce(cv2.bitwise_and(self._row_ids, self._row_ids, mask=beyond), 0, cv2.REDUCE_MAX)[0]   # nearest such row + 1
         columns = np.flatnonzero(last)
         if columns.size == 0:
             return
@@ -343,8 +368,9 @@ class Renderer:
         crossing = (nearer != g) & (inside > 0)                                 # where the wall face is
         t = np.where(crossing, inside / np.maximum(inside - outside, 1e-6), 1.0)
         depth = np.where(crossing, self._forward[nearer] + t * (depth - self._forward[nearer]), depth)
-        top = np.clip(np.round(HEIGHT / 2 - self._f * (WALL_HEIGHT - self.camera_height) / depth), 0, HEIGHT)
-        foot = np.clip(np.round(HEIGHT / 2 + self._f * (self.camera_height - self.track.ground_z) / depth), 0, HEIGHT)
+        # the wall's face drawn in the foot's column (a tilted camera would lean it slightly)
+        top = np.clip(np.round(self._row_of(depth, WALL_HEIGHT - self.camera_height)), 0, HEIGHT)
+        foot = np.clip(np.round(self._row_of(depth, self.track.ground_z - self.camera_height)), 0, HEIGHT)
         r0, r1 = int(top.min()), int(foot.max())
         tops, feet = np.zeros(WIDTH, np.int32), np.zeros(WIDTH, np.int32)      # columns without a wall: no rows
         tops[columns], feet[columns] = top, foot                                # whole numbers already

@@ -68,7 +68,8 @@ class RendererProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_root(), env.get("PYTHONPATH")) if p)
         self._process = subprocess.Popen([sys.executable, "-m", __name__, self.world,
-                                          repr(self.rig.camera_height), repr(self.rig.sun_turn)], stdin=subprocess.PIPE,
+                                          repr(self.rig.camera_height), repr(self.rig.sun_turn),
+                                          repr(self.rig.camera_pitch)], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, env=env)
         status = self._process.stdout.readline().decode(errors="replace").rstrip("\n")
         if status != "ok":
@@ -164,4 +165,4 @@ def serve(world: str, rig: Rig = Rig()) -> int:
 if __name__ == "__main__":
     import faulthandler
     faulthandler.enable()   # a crash in OpenGL leaves its Python stack on stderr
-    sys.exit(serve(sys.argv[1], Rig(float(sys.argv[2]), float(sys.argv[3]))))
+    sys.exit(serve(sys.argv[1], Rig(*map(float, sys.argv[2:5]))))
