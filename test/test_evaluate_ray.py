@@ -97,3 +97,41 @@ def test_a_cluster_that_is_not_there_is_one_clear_error_before_any_run(tmp_path,
                f"127.0.0.1:{free_port()}", "--out", str(tmp_path / "out")])
     assert rc == 2 and "no Ray cluster reachable at '127.0.0.1:" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def processes_with(marker: str) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if proc.name.isdigit() and marker.encode() in cmdline:
+            found.append(proc.name + ": " + cmdline.replace(b"\0", b" ").decode(errors="replace")[:160])
+    return found
+
+
+@pytest.mark.slow
+def test_sigterm_on_a_local_ray_matrix_leaves_no_run_behind(tmp_path, monkeypatch):
+    """A local Ray goes with its driver: the cancelled tasks must have stopped their launches first (their nodes
+    lived on, orphaned, when Ray was shut down one second after the cancel)."""
+    from conftest import ros_env
+    for key, value in {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16),
+                       "RAY_USAGE_STATS_ENABLED": "0"}.items():
+        monkeypatch.setenv(key, value)
+    marker = "lockstep.noise7.25"   # in every node's log path: this test's runs and no one else's
+    cmd = [str(Path(sys.executable).parent / "f1-brains"), "evaluate", "--brains", "explicit", "--circuits",
+           "simple_circuit", "many_curves", "--conditions", "noise:7.25", "--ray", "--jobs", "2",
+           "--out", str(tmp_path / "out")]
+    evaluate_ = subprocess.Popen(cmd, env=ros_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while sum("brain_node" in p for p in processes_with(marker)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert sum("brain_node" in p for p in processes_with(marker)) == 2, processes_with(marker)
+    time.sleep(2.0)   # mid-lap
+    evaluate_.send_signal(signal.SIGTERM)
+    _, stderr = evaluate_.communicate(timeout=120)
+    assert evaluate_.returncode == 130, stderr[-2000:]
+    assert "2 Ray task(s) cancelled and marked interrupted" in stderr
+    time.sleep(1.0)
+    assert not processes_with(marker)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,6 +19,7 @@ from ..util.files import write_json_atomic
 from .runs import Interrupted, RunSpec, run_one
 
 NODE_RETRIES = 3   # Ray's own retries of a task whose worker or node died
+STOP_GRACE_S = 45.0   # s a cancelled task has to stop its launch (run_one: SIGINT, SIGKILL after 30 s)
 
 
 def run_remote(spec: dict[str, Any], retries: int) -> dict[str, Any]:
@@ -78,7 +78,9 @@ class RayEngine:
         except KeyboardInterrupt:
             for ref in pending:
                 ray.cancel(ref)   # KeyboardInterrupt in the task: run_one stops its launch
-            time.sleep(1.0)
+            # Let each task stop its launch (SIGINT; its nodes write their files; SIGKILL after 30 s) before Ray goes:
+            # a local Ray shut down at once killed the workers mid-stop and left the runs' nodes orphaned.
+            ray.wait(list(pending), num_returns=len(pending), timeout=STOP_GRACE_S)
             for spec in pending.values():
                 self._write(out_root, spec, {**spec.__dict__, "completed": False, "status": "interrupted",
                                              "end_reason": "interrupted", "recorded": None}, {})
