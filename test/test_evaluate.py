@@ -2,6 +2,7 @@
 laps, a network that answers NaN never moves."""
 import csv
 import json
+import time
 
 import pytest
 from conftest import REPO
@@ -144,7 +145,6 @@ def test_ctrl_c_stops_the_whole_matrix_and_marks_the_run_interrupted(tmp_path, s
     import signal
     import subprocess
     import sys
-    import time
     from pathlib import Path
 
     from conftest import ros_env
@@ -198,3 +198,20 @@ def test_robustness_margins_and_heatmap_of_a_stress_matrix(tmp_path):
     names = sorted(p.name for p in (tmp_path / "plots").iterdir())   # per-mode pictures for the plain world only
     assert names == ["bars_lockstep.png", "heatmap_lockstep.png", "robustness.png"]
     assert (tmp_path / "plots" / "robustness.png").stat().st_size > 10_000
+
+
+def test_stop_processes_with_ends_what_a_killed_launch_left_behind(tmp_path):
+    """Nodes run in sessions of their own: once roslaunch is killed, only their command line (the run's directory
+    in their log path) finds them."""
+    import subprocess
+    import sys
+
+    from f1_brains.evaluate.runs import stop_processes_with
+    marker = f"{tmp_path}/run/"
+    ignores_sigterm = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    children = [subprocess.Popen([sys.executable, "-c", code, f"__log:={marker}ros/log/{i}.log"], start_new_session=True)
+                for i, code in enumerate(["import time; time.sleep(60)", ignores_sigterm])]
+    time.sleep(0.5)
+    assert stop_processes_with(marker, grace=2.0) == 2
+    assert [child.wait(timeout=5) for child in children] == [-15, -9]   # SIGTERM, then SIGKILL for the deaf one
+    assert stop_processes_with(marker) == 0

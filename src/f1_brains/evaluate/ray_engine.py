@@ -8,6 +8,7 @@ Every node needs the package and its .venv at the same path (docs/evaluate.md).
 """
 from __future__ import annotations
 
+import secrets
 import shutil
 import socket
 import tempfile
@@ -16,16 +17,17 @@ from typing import Any, Callable
 
 from ..errors import ConfigError
 from ..util.files import write_json_atomic
-from .runs import Interrupted, RunSpec, run_one
+from .runs import Interrupted, RunSpec, run_one, stop_processes_with
 
 NODE_RETRIES = 3   # Ray's own retries of a task whose worker or node died
 STOP_GRACE_S = 45.0   # s a cancelled task has to stop its launch (run_one: SIGINT, SIGKILL after 30 s)
 
 
-def run_remote(spec: dict[str, Any], retries: int) -> dict[str, Any]:
-    """On a Ray worker: the run (and its retries) in a scratch directory; its result and files."""
+def run_remote(spec: dict[str, Any], retries: int, tag: str = "") -> dict[str, Any]:
+    """On a Ray worker: the run (and its retries) in a scratch directory named with the matrix's ``tag``; its result
+    and files."""
     spec_ = RunSpec(**spec)
-    scratch = Path(tempfile.mkdtemp(prefix="f1_brains_run_"))
+    scratch = Path(tempfile.mkdtemp(prefix=f"f1_brains_run_{tag}_"))
     try:
         for _attempt in range(retries + 1):
             result = run_one(spec_, scratch)
@@ -55,7 +57,8 @@ class RayEngine:
             import ray  # noqa: PLC0415
         except ImportError:
             raise ConfigError("--ray needs the ray package: pip install ray==2.60.0 (requirements.txt has it)") from None
-        self.ray, self.retries = ray, retries
+        self.ray, self.retries, self.address = ray, retries, address
+        self.tag = secrets.token_hex(4)   # in every run's scratch directory: this matrix's processes, no one else's
         _check_reachable(address)
         try:
             if address == "local":
@@ -68,7 +71,7 @@ class RayEngine:
 
     def run(self, specs: list[RunSpec], out_root: Path, finished: Callable[[RunSpec, dict[str, Any]], None]) -> None:
         ray = self.ray
-        pending = {self.task.remote(spec.__dict__, self.retries): spec for spec in specs}
+        pending = {self.task.remote(spec.__dict__, self.retries, self.tag): spec for spec in specs}
         try:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
@@ -81,6 +84,8 @@ class RayEngine:
             # Let each task stop its launch (SIGINT; its nodes write their files; SIGKILL after 30 s) before Ray goes:
             # a local Ray shut down at once killed the workers mid-stop and left the runs' nodes orphaned.
             ray.wait(list(pending), num_returns=len(pending), timeout=STOP_GRACE_S)
+            if self.address == "local":   # a task the cancel did not reach in time: Ray is about to kill its worker,
+                stop_processes_with(f"f1_brains_run_{self.tag}_")   # whose launch's nodes would live on, orphaned
             for spec in pending.values():
                 self._write(out_root, spec, {**spec.__dict__, "completed": False, "status": "interrupted",
                                              "end_reason": "interrupted", "recorded": None}, {})

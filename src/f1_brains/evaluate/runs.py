@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,11 +139,11 @@ def run_one(spec: RunSpec, out_root: Path, port: int | None = None,
         except subprocess.TimeoutExpired:
             error = f"killed after {spec.wall_limit():.0f} s wall"
         except BaseException:   # KeyboardInterrupt (a cancelled Ray task): stop the launch, then go
-            _stop(launch)
+            _stop(launch, f"{out}/")
             raise
         finally:
             if launch.poll() is None:
-                _stop(launch)
+                _stop(launch, f"{out}/")
         interrupted = stop is not None and stop.is_set()
     sim, brain = out / "sim_summary.json", out / "brain_summary.json"
     if sim.is_file() and brain.is_file():
@@ -179,8 +180,9 @@ def _wait_or_stop(launch: subprocess.Popen, spec: RunSpec, stop: threading.Event
             raise subprocess.TimeoutExpired(launch.args, deadline)
 
 
-def _stop(launch: subprocess.Popen) -> None:
-    """SIGINT, as Ctrl-C does (roslaunch stops its nodes, which write their files); SIGKILL after 30 s."""
+def _stop(launch: subprocess.Popen, marker: str) -> None:
+    """SIGINT, as Ctrl-C does (roslaunch stops its nodes, which write their files); after 30 s roslaunch is killed
+    and so is every process of the run it left (each node runs in a session of its own)."""
     if launch.poll() is None:
         launch.send_signal(signal.SIGINT)
         try:
@@ -188,6 +190,32 @@ def _stop(launch: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             launch.kill()
             launch.wait()
+            stop_processes_with(marker)
+
+
+def stop_processes_with(marker: str, grace: float = 5.0) -> int:
+    """SIGTERM (SIGKILL after ``grace`` s) to every process of this user whose command line holds ``marker`` (a
+    run's directory: its nodes' log paths hold it); how many there were."""
+    def matching() -> list[int]:
+        pids = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and int(proc.name) != os.getpid() and marker.encode() in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+        return pids
+    found = matching()
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in matching():
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        deadline = time.monotonic() + grace
+        while matching() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    return len(found)
 
 
 def evaluate(specs: Iterable[RunSpec], out_root: str | Path, jobs: int = 1, progress: bool = True,
