@@ -92,6 +92,16 @@ def test_spline_deviation_is_exponential_and_stops_where_the_car_stopped():
     assert math.isnan(bm_metrics.spline_deviation(ring()[:1], reference)[0])
 
 
+def test_a_trajectory_far_from_the_line_is_an_infinite_deviation_not_an_error():
+    """1000**d is no float past d = 102.8 m: a car that hit the wall early, matched against checkpoints a circuit
+    away, raised OverflowError in the brain node's last write and cost the run its files."""
+    reference = ring(radius=400.0)[::10]
+    trajectory = ring(radius=550.0)[:40]                                 # 150 m off the line
+    mae, total = bm_metrics.spline_deviation(trajectory, reference)
+    assert math.isinf(mae) and math.isinf(total)
+    assert json.loads(json.dumps({"mae": mae}))["mae"] == math.inf       # run.json writes it as Infinity
+
+
 def frames(n: int, sim_per_frame: float = 0.0) -> list[FrameSample]:
     return [FrameSample(i / 20, i / 20, 8.0, 0.1, 8.0 + (i % 2), 0.5 * (i % 2), 0.001 * (1 + (i < 10 or i >= n - 10)),
                         sim_per_frame, 0.0003, 0.002) for i in range(n)]

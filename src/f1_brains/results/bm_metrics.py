@@ -37,6 +37,7 @@ GLOBAL_WINDOW = 100.0        # trajectory samples searched ahead when the local 
 LOCAL_MATCH_LIMIT = 1.0      # m: a local match further than this triggers the window search
 SAMPLES_PER_STEP = 20        # spline evaluations per trajectory sample in the dense search
 STALL_STEP, STALL_COUNT = 0.01, 3
+OVERFLOW_DEVIATION = math.log(np.finfo(float).max, 1000.0)   # m: 1000**d past it is no float (inf, as numpy gives)
 
 
 class Frame(Protocol):
@@ -165,7 +166,7 @@ def deviation_errors(trajectory: np.ndarray, reference: np.ndarray) -> np.ndarra
         if stalled > STALL_COUNT:
             break
         previous = t
-        errors.append(1000.0 ** d)
+        errors.append(1000.0 ** d if d < OVERFLOW_DEVIATION else math.inf)
     return np.array(errors)
 
 

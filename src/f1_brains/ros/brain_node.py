@@ -362,14 +362,17 @@ def fatal(reason: str) -> int:
 
 
 def save_each(writers) -> bool:
-    """Run every writer even when one fails (a full disk must not cost the lap statistics their chance); False if
-    any failed, each failure logged."""
+    """Run every writer even when one fails (a full disk, or a statistic that cannot be computed, must not cost the
+    other files their chance); False if any failed, each failure logged."""
     ok = True
     for write in writers:
         try:
             write()
         except OSError as e:
             rospy.logerr("f1_brain: could not write %s: %s", getattr(e, "filename", None) or "a run file", e.strerror or e)
+            ok = False
+        except Exception as e:   # noqa: BLE001 (a bug in one writer must not lose the others' files)
+            rospy.logerr("f1_brain: could not write a run file: %s: %s", type(e).__name__, e)
             ok = False
     return ok
 
