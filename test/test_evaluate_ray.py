@@ -16,6 +16,7 @@ import pytest
 from conftest import free_port
 
 from f1_brains.cli import main
+from f1_brains.util.processes import pids_with
 
 if importlib.util.find_spec("ray") is None:   # not imported here: Ray reads its token settings when first imported
     pytest.skip("ray is not installed", allow_module_level=True)
@@ -99,18 +100,6 @@ def test_a_cluster_that_is_not_there_is_one_clear_error_before_any_run(tmp_path,
     assert not (tmp_path / "out").exists()
 
 
-def processes_with(marker: str) -> list[str]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if proc.name.isdigit() and marker.encode() in cmdline:
-            found.append(proc.name + ": " + cmdline.replace(b"\0", b" ").decode(errors="replace")[:160])
-    return found
-
-
 @pytest.mark.slow
 def test_sigterm_on_a_local_ray_matrix_leaves_no_run_behind(tmp_path, monkeypatch):
     """A local Ray goes with its driver: the cancelled tasks must have stopped their launches first (their nodes
@@ -125,13 +114,13 @@ def test_sigterm_on_a_local_ray_matrix_leaves_no_run_behind(tmp_path, monkeypatc
            "--out", str(tmp_path / "out")]
     evaluate_ = subprocess.Popen(cmd, env=ros_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while sum("brain_node" in p for p in processes_with(marker)) < 2 and time.monotonic() < deadline:
+    while len(pids_with(marker, "brain_node")) < 2 and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert sum("brain_node" in p for p in processes_with(marker)) == 2, processes_with(marker)
+    assert len(pids_with(marker, "brain_node")) == 2
     time.sleep(2.0)   # mid-lap
     evaluate_.send_signal(signal.SIGTERM)
     _, stderr = evaluate_.communicate(timeout=120)
     assert evaluate_.returncode == 130, stderr[-2000:]
     assert "2 Ray task(s) cancelled and marked interrupted" in stderr
     time.sleep(1.0)
-    assert not processes_with(marker)
+    assert not pids_with(marker)

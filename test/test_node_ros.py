@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import free_port, ros_env
 
+from f1_brains.util.processes import pids_with
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name,checks", [
@@ -128,19 +130,6 @@ def test_a_customrobots_world_file_laps_headless(tmp_path):
     assert sim["circuit_length_m"] == pytest.approx(2 * 3.14159 * RADIUS, rel=0.01)
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["laps_completed"] == 1 and run["laps"][0]["position_deviation_mae_m"] < 0.1
-
-
-def pids_with(*parts: str) -> list[int]:
-    """Processes whose command line holds every one of ``parts`` (e.g. a node name and this test's tmp path)."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if proc.name.isdigit() and all(part.encode() in cmdline for part in parts):
-            pids.append(int(proc.name))
-    return pids
 
 
 def wait_for_pid(*parts: str, timeout: float = 60.0) -> int:

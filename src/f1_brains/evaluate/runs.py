@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable
 from ..errors import ConfigError, F1BrainsError
 from ..util.files import read_json, write_json_atomic
 from ..util.paths import package_root
+from ..util.processes import pids_with
 
 
 class Interrupted(F1BrainsError):
@@ -196,24 +197,15 @@ def _stop(launch: subprocess.Popen, marker: str) -> None:
 def stop_processes_with(marker: str, grace: float = 5.0) -> int:
     """SIGTERM (SIGKILL after ``grace`` s) to every process of this user whose command line holds ``marker`` (a
     run's directory: its nodes' log paths hold it); how many there were."""
-    def matching() -> list[int]:
-        pids = []
-        for proc in Path("/proc").iterdir():
-            try:
-                if proc.name.isdigit() and int(proc.name) != os.getpid() and marker.encode() in (proc / "cmdline").read_bytes():
-                    pids.append(int(proc.name))
-            except OSError:
-                continue
-        return pids
-    found = matching()
+    found = pids_with(marker)
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in matching():
+        for pid in pids_with(marker):
             try:
                 os.kill(pid, sig)
             except (ProcessLookupError, PermissionError):
                 pass
         deadline = time.monotonic() + grace
-        while matching() and time.monotonic() < deadline:
+        while pids_with(marker) and time.monotonic() < deadline:
             time.sleep(0.1)
     return len(found)
 

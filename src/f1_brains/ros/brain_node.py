@@ -172,12 +172,12 @@ class BrainNode:
         received_at = time.perf_counter()
         with self._cond:
             self.log.received += 1
-            self.clock.arrived(received_at)
             self.log.during_warm_up += self._warming
             stamp = msg.header.stamp
             if stamp and stamp == self._last_stamp:   # a zero stamp (a camera without a clock) is never a repeat
                 self.log.repeats += 1
                 return
+            self.clock.arrived(received_at)
             self._last_stamp = stamp
             if self._mailbox is not None:
                 self.log.skipped += 1
