@@ -25,7 +25,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -78,6 +78,24 @@ class FrameLog:
                 "timings": {name: summarize(values) for name, values in stages.items()}}
 
 
+ODOM_QUIET_S = 0.25       # at shutdown: odometry silent this long (wall) means the simulator's last has come ...
+ODOM_WAIT_LIMIT_S = 1.0   # ... or this long waited (a world that goes on after the run keeps sending)
+
+
+def wait_until_quiet(last_arrival: Callable[[], float], quiet: float, limit: float) -> bool:
+    """Wait until nothing arrived for ``quiet`` s (``last_arrival()``: time.monotonic of the latest) or ``limit`` s
+    passed; True if it went quiet."""
+    deadline = time.monotonic() + limit
+    while True:
+        now = time.monotonic()
+        silent_until = last_arrival() + quiet
+        if now >= silent_until:
+            return True
+        if now >= deadline:
+            return False
+        time.sleep(min(silent_until, deadline) - now)
+
+
 def decode_image(msg: Image) -> np.ndarray:
     """An rgb8/bgr8 sensor_msgs/Image as a height x width x 3 uint8 view, rows read by ``step`` (padding dropped;
     Debian's cv_bridge ignores ``step`` and decodes padded rows as garbage). Raises BadImage."""
@@ -122,6 +140,7 @@ class BrainNode:
         rospy.on_shutdown(self._on_shutdown)
         self.recorder: LapRecorder | None = None
         self._odom: deque[OdomSample] = deque()   # odometry received, not yet given to the recorder
+        self._odom_arrived = time.monotonic()      # when odometry last came
         self.end_reason: str | None = None
         about = brain.describe()
         rospy.loginfo("f1_brain: brain %r on %s (%s), camera %s -> %s", brain.name, about["backend"],
@@ -137,6 +156,7 @@ class BrainNode:
         rospy.Subscriber(run_end_topic, String, self._on_run_end, queue_size=1)
 
     def _on_odom(self, msg: Odometry) -> None:
+        self._odom_arrived = time.monotonic()
         t = msg.twist.twist.linear
         self._odom.append(OdomSample(msg.header.stamp.to_sec(), time.monotonic(), msg.pose.pose.position.x,
                                      msg.pose.pose.position.y, float(np.hypot(t.x, t.y))))
@@ -161,6 +181,9 @@ class BrainNode:
 
     def write_run(self) -> None:
         if self.recorder is not None:
+            # The simulator's last odometry (the one across the finish line, which completes the lap) may still be
+            # on its way when the node is told to stop: on a loaded machine its receiving thread had not run yet.
+            wait_until_quiet(lambda: self._odom_arrived, ODOM_QUIET_S, ODOM_WAIT_LIMIT_S)
             self.record_odometry()
             self._lap_writer.shutdown(wait=True)
             if self.recorder.journal_error:
