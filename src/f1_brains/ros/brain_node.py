@@ -156,9 +156,9 @@ class BrainNode:
         rospy.Subscriber(run_end_topic, String, self._on_run_end, queue_size=1)
 
     def _on_odom(self, msg: Odometry) -> None:
-        self._odom_arrived = time.monotonic()
+        self._odom_arrived = now = time.monotonic()
         t = msg.twist.twist.linear
-        self._odom.append(OdomSample(msg.header.stamp.to_sec(), time.monotonic(), msg.pose.pose.position.x,
+        self._odom.append(OdomSample(msg.header.stamp.to_sec(), now, msg.pose.pose.position.x,
                                      msg.pose.pose.position.y, float(np.hypot(t.x, t.y))))
 
     def record_odometry(self) -> None:
