@@ -121,6 +121,8 @@ def test_varied_repeats_see_other_worlds_and_keep_their_own_paths(tmp_path, monk
     assert RunSpec("explicit", "simple_circuit", repeat=1).appearance_seed == -1
     results = evaluate(specs, tmp_path, progress=False)
     assert all(r["completed"] for r in results)
+    from f1_brains.evaluate.fingerprint import brain_fingerprint
+    assert {r["brain_fingerprint"] for r in results} == {brain_fingerprint("explicit")}   # what made them
     runs = [json.loads((tmp_path / s.key / "run.json").read_text()) for s in specs]
     assert [r["metadata"]["seed"] for r in runs] == [1, 2]
     assert runs[0]["laps"][0]["position_deviation_mae_m"] != runs[1]["laps"][0]["position_deviation_mae_m"]
@@ -137,6 +139,42 @@ def test_what_a_cached_result_is():
     assert not reusable({"status": "failed", "completed": False})
     assert not reusable({"status": "interrupted", "completed": False})
     assert reusable({"completed": True, "frames": {}}) and not reusable({"completed": False})
+
+
+def test_a_cached_result_stands_only_for_the_brain_that_made_it(tmp_path):
+    """A rebuilt model (an IR's .bin too), another card or an edited spec runs again; a new description does not;
+    results from before fingerprints are kept."""
+    from f1_brains.errors import ConfigError
+    from f1_brains.evaluate.fingerprint import brain_fingerprint
+    from f1_brains.evaluate.runs import cached
+    model, weights, card = tmp_path / "net.xml", tmp_path / "net.bin", tmp_path / "net.xml.card.yaml"
+    for path in (model, weights, card):
+        path.write_text("v1")
+    brain = tmp_path / "brain.yaml"
+    brain.write_text(f"model: {model}\nthreads: 1\ndescription: first\n")
+    spec, out = RunSpec(str(brain), "simple_circuit"), tmp_path / "runs"
+    (out / spec.key).mkdir(parents=True)
+    made_with = brain_fingerprint(str(brain))
+    (out / spec.key / "result.json").write_text(json.dumps({"status": "finished", "completed": True,
+                                                             "brain_fingerprint": made_with}))
+
+    def reused() -> bool:
+        return cached(spec, out, fingerprint=brain_fingerprint(str(brain))) is not None
+
+    assert reused()
+    for changed in (model, weights, card):
+        changed.write_text("v2")
+        assert not reused(), changed.name
+        changed.write_text("v1")
+    assert reused()
+    brain.write_text(f"model: {model}\nthreads: 2\ndescription: first\n")
+    assert not reused()
+    brain.write_text(f"model: {model}\nthreads: 1\ndescription: reworded\n")
+    assert reused() and brain_fingerprint(str(brain)) == made_with
+    (out / spec.key / "result.json").write_text(json.dumps({"status": "finished", "completed": True}))
+    assert reused()
+    with pytest.raises(ConfigError, match="unknown brain 'no_such_brain'"):
+        brain_fingerprint("no_such_brain")
 
 
 @pytest.mark.slow

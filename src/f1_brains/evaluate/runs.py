@@ -4,7 +4,9 @@ A run is `roslaunch f1_brains drive.launch` with ROS_HOME and run files in OUT/<
 (v<repeat>/ when the world's look varies by repeat).
 Its result (the simulator's and the brain's summaries, condensed) is saved as result.json there, with a status:
 - finished: the simulator ended the run by one of its rules and both nodes wrote their summaries (laps completed
-  or not). Reused by the next evaluate over the same OUT; ``retry_failed`` reruns those that did not complete.
+  or not). Reused by the next evaluate over the same OUT while its brain is unchanged (evaluate/fingerprint.py:
+  spec, model and card; results from before fingerprints are reused); ``retry_failed`` reruns those that did not
+  complete.
 - failed: a summary is missing (a node that never started) or the run hit its wall limit. Run again next time.
 - interrupted: Ctrl-C (or a cancelled task) stopped it. Run again next time.
 Its "recorded" entry holds the seeds' columns of the brain node's run.json (run_file.summary_row), the one lap
@@ -30,6 +32,7 @@ from ..errors import ConfigError, F1BrainsError
 from ..util.files import read_json, write_json_atomic
 from ..util.paths import package_root
 from ..util.processes import pids_with
+from .fingerprint import brain_fingerprint
 
 
 class Interrupted(F1BrainsError):
@@ -102,12 +105,17 @@ def reusable(result: dict[str, Any], retry_failed: bool = False) -> bool:
     return status_of(result) == "finished" and (result["completed"] or not retry_failed)
 
 
-def cached(spec: RunSpec, out_root: Path, retry_failed: bool = False) -> dict[str, Any] | None:
+def cached(spec: RunSpec, out_root: Path, retry_failed: bool = False,
+           fingerprint: str | None = None) -> dict[str, Any] | None:
+    """The run's saved result if it may stand for this run: reusable, and made by the brain whose
+    ``fingerprint`` is given (brain_fingerprint; None: not checked)."""
     done = out_root / spec.key / "result.json"
     if not done.is_file():
         return None
     result = read_json(done)
     if not reusable(result, retry_failed):
+        return None
+    if fingerprint is not None and result.get("brain_fingerprint", fingerprint) != fingerprint:
         return None
     if "recorded" not in result:   # written before results carried run.json's columns
         result["recorded"] = recorded(out_root / spec.key)
@@ -121,6 +129,7 @@ def run_one(spec: RunSpec, out_root: Path, port: int | None = None,
     its result.json. ``stop`` set meanwhile: the launch gets SIGINT (its nodes save what they have) and the result
     is marked interrupted."""
     port = port or free_port()
+    fingerprint = brain_fingerprint(spec.brain)   # before the run: what it was made with
     out = out_root.resolve() / spec.key
     shutil.rmtree(out, ignore_errors=True)   # nothing stale from an earlier attempt
     out.mkdir(parents=True)
@@ -159,6 +168,7 @@ def run_one(spec: RunSpec, out_root: Path, port: int | None = None,
     if interrupted:
         result.update(status="interrupted", completed=False, end_reason=f"interrupted ({result['end_reason']})")
     result["recorded"] = recorded(out)
+    result["brain_fingerprint"] = fingerprint
     write_json_atomic(out / "result.json", result)
     return result
 
@@ -217,7 +227,8 @@ def evaluate(specs: Iterable[RunSpec], out_root: str | Path, jobs: int = 1, prog
     Interrupted once the running runs are stopped and marked."""
     from tqdm import tqdm
     specs, out_root = list(specs), Path(out_root).resolve()   # nodes run in ROS_HOME: paths must be absolute
-    results = {s.key: r for s in specs if (r := cached(s, out_root, retry_failed)) is not None}
+    prints = {brain: brain_fingerprint(brain) for brain in {s.brain for s in specs}}
+    results = {s.key: r for s in specs if (r := cached(s, out_root, retry_failed, prints[s.brain])) is not None}
     todo = [s for s in specs if s.key not in results]
     with tqdm(total=len(specs), initial=len(results), desc="runs", unit="run", disable=not progress,
               file=sys.stderr) as bar:
