@@ -14,6 +14,7 @@ from f1_brains.core.model_card import ModelCard, card_path_for
 from f1_brains.errors import BackendUnavailable, ConfigError, ModelLoadError
 
 ov = pytest.importorskip("openvino", reason="OpenVINO is not installed (pip install openvino)")
+WEIGHT_ONLY_TOLERANCE = 1e-3   # int8 weights, one scale per output unit: at most half a step (1/254 of the row's largest)
 
 
 def openvino(path, **options) -> object:
@@ -103,12 +104,13 @@ def test_missing_openvino_is_named():
 
 @pytest.fixture(scope="module")
 def pixel_irs(reference_model, tmp_path_factory) -> dict[str, object]:
-    """precision -> the fp32 and int8 pixel IRs of the reference model, with their cards."""
+    """precision -> the fp32, int8 and weight-only int8 pixel IRs of the reference model, with their cards."""
     from f1_brains.zoo.export import calibration_batches
     from f1_brains.zoo.openvino_formats import CALIBRATION_CARD, PIXELS_CARD, export_openvino_pixels
     out = tmp_path_factory.mktemp("pixel_irs")
-    irs = {"fp32": out / "fp32.xml", "int8": out / "int8.xml"}
+    irs = {"fp32": out / "fp32.xml", "int8": out / "int8.xml", "int8-weights": out / "wint8.xml"}
     export_openvino_pixels(reference_model, irs["fp32"])
+    export_openvino_pixels(reference_model, irs["int8-weights"], dense_weights_int8=True)
     export_openvino_pixels(reference_model, irs["int8"], calibration_batches(CALIBRATION_CARD, 32))
     for precision, ir in irs.items():
         ModelCard(precision=precision, input=PIXELS_CARD).save(card_path_for(ir))
@@ -128,7 +130,7 @@ def test_the_first_convolution_over_2x2_blocks_is_the_same_function(reference_mo
     assert tuple(reference_model[1].weight.shape) == (24, 3, 5, 5)
 
 
-@pytest.mark.parametrize("precision,tolerance", [("fp32", 1e-5), ("int8", 0.02)])
+@pytest.mark.parametrize("precision,tolerance", [("fp32", 1e-5), ("int8", 0.02), ("int8-weights", WEIGHT_ONLY_TOLERANCE)])
 def test_pixel_irs_take_uint8_blocks_and_match_the_reference(pixel_irs, frames, reference_outputs, precision,
                                                              tolerance):
     brain = Brain.from_spec(BrainSpec.from_dict({"name": "ir", "model": str(pixel_irs[precision]), "warmup": 1}))
@@ -139,6 +141,34 @@ def test_pixel_irs_take_uint8_blocks_and_match_the_reference(pixel_irs, frames, 
     np.testing.assert_allclose(one_by_one, reference_outputs, atol=tolerance, rtol=0)
     np.testing.assert_array_equal(brain.backend.predict(x), one_by_one)   # a batch: one sample at a time
     np.testing.assert_array_equal(brain.backend.predict(x[:1]), one_by_one[:1])   # and batch 1 again after it
+
+
+def test_the_weight_only_ir_keeps_its_large_dense_weights_as_int8(pixel_irs):
+    """The two large dense layers read int8 weights widened by one scale per output unit; the rest stays float."""
+    from f1_brains.zoo.openvino_formats import WEIGHT_ONLY_MIN
+    model = ov.Core().read_model(str(pixel_irs["int8-weights"]))
+    weights = {op.get_friendly_name(): op.input_value(1).get_node() for op in model.get_ordered_ops()
+               if op.get_type_name() == "MatMul"}
+    widened = {name: node for name, node in weights.items() if node.get_type_name() == "Multiply"}
+    assert len(widened) == 2 and len(weights) == 5
+    for node in widened.values():
+        levels, scale = (node.input_value(i).get_node() for i in (0, 1))
+        assert levels.get_type_name() == "Convert"
+        assert levels.input_value(0).get_node().get_element_type() == ov.Type.i8
+        assert levels.get_output_partial_shape(0).to_shape()[0] == scale.get_output_partial_shape(0).to_shape()[0]
+    float_layers = [node for name, node in weights.items() if name not in widened]
+    assert all(node.get_type_name() == "Constant" and np.prod(node.get_output_shape(0)) < WEIGHT_ONLY_MIN
+               for node in float_layers)
+    fp32_bytes = pixel_irs["fp32"].with_suffix(".bin").stat().st_size
+    assert pixel_irs["int8-weights"].with_suffix(".bin").stat().st_size < 0.4 * fp32_bytes
+
+
+def test_weight_only_int8_leaves_a_model_without_large_dense_layers_alone(pixel_irs):
+    from f1_brains.zoo.openvino_formats import weight_only_int8
+    model = ov.Core().read_model(str(pixel_irs["fp32"]))
+    before = [op.get_type_name() for op in model.get_ordered_ops()]
+    assert weight_only_int8(model, min_weights=10**9) == []
+    assert [op.get_type_name() for op in model.get_ordered_ops()] == before
 
 
 def test_the_int8_ir_takes_the_pixels_as_its_quantized_levels(pixel_irs):
@@ -170,9 +200,11 @@ def test_a_card_must_say_whether_its_network_takes_pixels(exported, pixel_irs, t
 def test_bench_times_a_float_ir_in_bf16_too_where_the_cpu_runs_it(pixel_irs):
     from f1_brains.zoo.bench import BenchEntry, bench_entries
     native_bf16 = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    assert bench_entries([pixel_irs["fp32"], pixel_irs["int8"]]) == [
-        BenchEntry(pixel_irs["fp32"]), *([BenchEntry(pixel_irs["fp32"], (("precision", "bf16"),))] if native_bf16 else []),
-        BenchEntry(pixel_irs["int8"])]
+    bf16 = (("precision", "bf16"),)
+    assert bench_entries([pixel_irs["fp32"], pixel_irs["int8"], pixel_irs["int8-weights"]]) == [
+        BenchEntry(pixel_irs["fp32"]), *([BenchEntry(pixel_irs["fp32"], bf16)] if native_bf16 else []),
+        BenchEntry(pixel_irs["int8"]),
+        BenchEntry(pixel_irs["int8-weights"]), *([BenchEntry(pixel_irs["int8-weights"], bf16)] if native_bf16 else [])]
 
 
 def test_info_layers_says_where_an_inference_goes_or_why_it_cannot(pixel_irs, exported, capsys):

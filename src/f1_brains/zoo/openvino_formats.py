@@ -10,6 +10,10 @@ a third of its time outside the arithmetic that matters:
   1/255 with zero point 0, so the pixels are the quantized input and OpenVINO feeds them to the first convolution
   as they are. 23 us, and the node no longer converts the image to float.
 - a batch-1 static shape (a dynamic batch timed slower in one-off timings, by a margin within this machine's noise).
+- in bf16, the first dense layer (1164 x 1152) was a third of the time: batch 1 reads every weight once per frame,
+  2.7 MB of bf16 that does not stay in L2. ``weight_only_int8`` stores the large dense layers' weights as int8
+  (per output row, symmetric) that OpenVINO widens inside the layer (its FullyConnectedCompressed), activations float:
+  118 -> 85 us for that layer (profiling on, hot cache), outputs within bf16 rounding of the float IR's.
 Outputs equal the float network's within float rounding (fp32), within the int8 tolerance (int8).
 """
 from __future__ import annotations
@@ -29,6 +33,7 @@ from .onnx_formats import export_onnx_int8
 
 BLOCK = 2
 PIXELS = "pixels"   # the IR's input
+WEIGHT_ONLY_MIN = 100_000   # dense layers whose weights weight_only_int8 stores as int8: PilotNet's first two (1.46 M)
 # What the IR takes (its card's input), and the float tensors its int8 quantizer calibrates on.
 PIXELS_CARD = dataclasses.replace(NHWC_CARD, dtype="uint8", space_to_depth=BLOCK)
 CALIBRATION_CARD = dataclasses.replace(NCHW_CARD, space_to_depth=BLOCK)
@@ -92,9 +97,37 @@ def _take_pixels(onnx_path: Path, quantized: bool) -> None:
     onnx.save(model, str(onnx_path))
 
 
-def export_openvino_pixels(model, xml_path: Path, calibration: Iterable[np.ndarray] | None = None) -> None:
+def weight_only_int8(ov_model, min_weights: int = WEIGHT_ONLY_MIN) -> list[str]:
+    """Store the weights of ``ov_model``'s dense layers (MatMul with a constant of at least ``min_weights``) as int8,
+    one symmetric scale per output unit, widened in the graph (int8 -> f32 -> x scale), which OpenVINO's CPU plugin
+    runs as a fully connected layer that decompresses its weights as it goes. Returns the layers' names."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    compressed = []
+    for node in ov_model.get_ordered_ops():
+        if node.get_type_name() != "MatMul" or node.get_attributes().get("transpose_a"):
+            continue
+        source = node.input(1).get_source_output().get_node()
+        if source.get_type_name() != "Constant" or int(np.prod(source.get_output_shape(0))) < min_weights:
+            continue
+        weights = source.get_data().astype(np.float32)
+        axis = 1 if node.get_attributes().get("transpose_b") else 0   # reduce over the inputs of each output unit
+        scale = np.abs(weights).max(axis=axis, keepdims=True) / 127
+        scale[scale == 0] = 1.0
+        levels = np.clip(np.round(weights / scale), -127, 127).astype(np.int8)
+        widened = ops.multiply(ops.convert(ops.constant(levels), ov.Type.f32), ops.constant(scale.astype(np.float32)))
+        node.input(1).replace_source_output(widened.output(0))
+        compressed.append(node.get_friendly_name())
+    ov_model.validate_nodes_and_infer_types()
+    return compressed
+
+
+def export_openvino_pixels(model, xml_path: Path, calibration: Iterable[np.ndarray] | None = None,
+                           dense_weights_int8: bool = False) -> None:
     """PilotNet ``model`` as OpenVINO IR taking PIXELS_CARD's input: float32 weights, or int8 (QDQ, as
-    onnx_formats.export_onnx_int8) when ``calibration`` (CALIBRATION_CARD tensors) is given."""
+    onnx_formats.export_onnx_int8) when ``calibration`` (CALIBRATION_CARD tensors) is given, or float with int8
+    weights in the large dense layers (``dense_weights_int8``, weight_only_int8)."""
     import openvino as ov
 
     blocks = space_to_depth_first_conv(model)
@@ -105,4 +138,7 @@ def export_openvino_pixels(model, xml_path: Path, calibration: Iterable[np.ndarr
         else:
             export_onnx_int8(blocks, onnx_path, calibration, blocks_shape())
         _take_pixels(onnx_path, quantized=calibration is not None)
-        ov.save_model(ov.convert_model(str(onnx_path)), str(xml_path), compress_to_fp16=False)
+        ov_model = ov.convert_model(str(onnx_path))
+        if dense_weights_int8 and not weight_only_int8(ov_model):
+            raise ValueError(f"no dense layer of at least {WEIGHT_ONLY_MIN} weights to store as int8")
+        ov.save_model(ov_model, str(xml_path), compress_to_fp16=False)

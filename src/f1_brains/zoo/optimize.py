@@ -63,6 +63,8 @@ VARIANTS = {v.name: v for v in (
             "OpenVINO IR, uint8 pixels in, first convolution over 2x2 blocks (fp32 weights)"),
     Variant("openvino_int8_ir", "pilotnet_openvino_int8.xml", PIXELS_CARD, "openvino", "int8",
             "OpenVINO IR, uint8 pixels in, first convolution over 2x2 blocks, int8 QDQ as ONNX int8's"),
+    Variant("openvino_wint8_ir", "pilotnet_openvino_wint8.xml", PIXELS_CARD, "openvino", "int8-weights",
+            "OpenVINO IR, uint8 pixels in, first convolution over 2x2 blocks, large dense layers' weights int8"),
     Variant("tf_trt_fp32", "pilotnet_tftrt_fp32", NHWC_CARD, "tensorflow", "fp32", "TF-TRT FP32 engines"),
     Variant("tf_trt_fp16", "pilotnet_tftrt_fp16", NHWC_CARD, "tensorflow", "fp16", "TF-TRT FP16 engines"),
     Variant("tf_trt_int8", "pilotnet_tftrt_int8", NHWC_CARD, "tensorflow", "int8", "TF-TRT INT8, calibrated"),
@@ -141,7 +143,8 @@ def _build(v: Variant, ctx: Context, cache: dict[str, Any]) -> None:
     elif v.name == "onnx_int8":
         onnx_formats.export_onnx_int8(ctx.model, path, ctx.calibration(NCHW_CARD))
     elif v.name.startswith("openvino"):
-        export_openvino_pixels(ctx.model, path, ctx.calibration(CALIBRATION_CARD) if v.name == "openvino_int8_ir" else None)
+        export_openvino_pixels(ctx.model, path, ctx.calibration(CALIBRATION_CARD) if v.name == "openvino_int8_ir" else None,
+                               dense_weights_int8=v.name == "openvino_wint8_ir")
     elif v.name == "torch_tensorrt_fp16":
         torch_formats.export_torch_tensorrt(ctx.model, path, "fp16")
     else:

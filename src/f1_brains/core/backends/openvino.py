@@ -19,6 +19,7 @@ from ...errors import BackendUnavailable, ConfigError
 from .base import PortBackend, TensorSpec
 
 PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
+FLOAT_ACTIVATIONS = ("fp32", "int8-weights")   # card precisions whose arithmetic OpenVINO may run in bf16
 MIN_VERSION = (2024, 0)
 
 
@@ -59,7 +60,7 @@ class OpenVINOBackend(PortBackend):
     @classmethod
     def bench_options(cls, card) -> list[dict[str, object]]:
         """A float artifact also in bf16 where this CPU runs bf16 natively (AMX, AVX-512 BF16)."""
-        if card.precision != "fp32" or cls.unavailable_reason():
+        if card.precision not in FLOAT_ACTIVATIONS or cls.unavailable_reason():
             return []
         capabilities = _openvino().Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
         return [{"precision": "bf16"}] if "BF16" in capabilities else []
