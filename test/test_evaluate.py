@@ -146,7 +146,7 @@ def test_a_cached_result_stands_only_for_the_brain_that_made_it(tmp_path):
     results from before fingerprints are kept."""
     from f1_brains.errors import ConfigError
     from f1_brains.evaluate.fingerprint import brain_fingerprint
-    from f1_brains.evaluate.runs import cached
+    from f1_brains.evaluate.runs import cached, outdated
     model, weights, card = tmp_path / "net.xml", tmp_path / "net.bin", tmp_path / "net.xml.card.yaml"
     for path in (model, weights, card):
         path.write_text("v1")
@@ -161,10 +161,10 @@ def test_a_cached_result_stands_only_for_the_brain_that_made_it(tmp_path):
     def reused() -> bool:
         return cached(spec, out, fingerprint=brain_fingerprint(str(brain))) is not None
 
-    assert reused()
+    assert reused() and not outdated(spec, out, brain_fingerprint(str(brain)))
     for changed in (model, weights, card):
         changed.write_text("v2")
-        assert not reused(), changed.name
+        assert not reused() and outdated(spec, out, brain_fingerprint(str(brain))), changed.name
         changed.write_text("v1")
     assert reused()
     brain.write_text(f"model: {model}\nthreads: 2\ndescription: first\n")
@@ -172,7 +172,8 @@ def test_a_cached_result_stands_only_for_the_brain_that_made_it(tmp_path):
     brain.write_text(f"model: {model}\nthreads: 1\ndescription: reworded\n")
     assert reused() and brain_fingerprint(str(brain)) == made_with
     (out / spec.key / "result.json").write_text(json.dumps({"status": "finished", "completed": True}))
-    assert reused()
+    assert reused() and not outdated(spec, out, "another")
+    assert not outdated(RunSpec(str(brain), "many_curves"), out, made_with)   # never run
     with pytest.raises(ConfigError, match="unknown brain 'no_such_brain'"):
         brain_fingerprint("no_such_brain")
 

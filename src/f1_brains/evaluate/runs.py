@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,12 +116,25 @@ def cached(spec: RunSpec, out_root: Path, retry_failed: bool = False,
     result = read_json(done)
     if not reusable(result, retry_failed):
         return None
-    if fingerprint is not None and result.get("brain_fingerprint", fingerprint) != fingerprint:
+    if fingerprint is not None and _made_by_another_brain(result, fingerprint):
         return None
     if "recorded" not in result:   # written before results carried run.json's columns
         result["recorded"] = recorded(out_root / spec.key)
         write_json_atomic(done, result)
     return result
+
+
+def _made_by_another_brain(result: dict[str, Any], fingerprint: str) -> bool:
+    return result.get("brain_fingerprint", fingerprint) != fingerprint   # none recorded: from before fingerprints
+
+
+def outdated(spec: RunSpec, out_root: Path, fingerprint: str) -> bool:
+    """A finished result of this run is saved, made by another version of its brain (model, card or spec)."""
+    done = out_root / spec.key / "result.json"
+    if not done.is_file():
+        return False
+    result = read_json(done)
+    return status_of(result) == "finished" and _made_by_another_brain(result, fingerprint)
 
 
 def run_one(spec: RunSpec, out_root: Path, port: int | None = None,
@@ -230,6 +244,10 @@ def evaluate(specs: Iterable[RunSpec], out_root: str | Path, jobs: int = 1, prog
     prints = {brain: brain_fingerprint(brain) for brain in {s.brain for s in specs}}
     results = {s.key: r for s in specs if (r := cached(s, out_root, retry_failed, prints[s.brain])) is not None}
     todo = [s for s in specs if s.key not in results]
+    changed = Counter(s.brain for s in todo if outdated(s, out_root, prints[s.brain]))
+    for brain, n in sorted(changed.items()):
+        print(f"{brain}: its model, card or spec changed since {n} of its saved run(s): they run again",
+              file=sys.stderr)
     with tqdm(total=len(specs), initial=len(results), desc="runs", unit="run", disable=not progress,
               file=sys.stderr) as bar:
         def finished(spec: RunSpec, result: dict[str, Any]) -> None:
