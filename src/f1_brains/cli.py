@@ -428,7 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also rerun finished runs that did not complete their laps (failed and interrupted runs "
                          "always rerun)")
     ev.add_argument("--out", default="out/evaluate",
-                    help="run directory (finished runs are reused); gets results.md, .csv, .json and plots/")
+                    help="run directory (finished runs are reused while their brain's spec, model and card are "
+                         "unchanged); gets results.md, .csv, .json and plots/")
     ev.add_argument("--markdown", help="also write results.md to this file (its plots copied to <stem>_plots/)")
     ev.add_argument("--json", help="also write results.json to this file")
     ds = sub.add_parser("dataset", help="record frames + expert (v, w) labels by driving the explicit brain")
