@@ -108,12 +108,15 @@ def pixel_irs(reference_model, tmp_path_factory) -> dict[str, object]:
     from f1_brains.zoo.export import calibration_batches
     from f1_brains.zoo.openvino_formats import CALIBRATION_CARD, PIXELS_CARD, export_openvino_pixels
     out = tmp_path_factory.mktemp("pixel_irs")
-    irs = {"fp32": out / "fp32.xml", "int8": out / "int8.xml", "int8-weights": out / "wint8.xml"}
+    irs = {"fp32": out / "fp32.xml", "int8": out / "int8.xml", "int8-weights": out / "wint8.xml",
+           "int8-w4": out / "int8_w4.xml"}
     export_openvino_pixels(reference_model, irs["fp32"])
     export_openvino_pixels(reference_model, irs["int8-weights"], dense_weights_int8=True)
     export_openvino_pixels(reference_model, irs["int8"], calibration_batches(CALIBRATION_CARD, 32))
+    export_openvino_pixels(reference_model, irs["int8-w4"], calibration_batches(CALIBRATION_CARD, 32),
+                           first_dense_int4=True)
     for precision, ir in irs.items():
-        ModelCard(precision=precision, input=PIXELS_CARD).save(card_path_for(ir))
+        ModelCard(precision=precision.replace("-w4", ""), input=PIXELS_CARD).save(card_path_for(ir))
     return irs
 
 
@@ -130,7 +133,8 @@ def test_the_first_convolution_over_2x2_blocks_is_the_same_function(reference_mo
     assert tuple(reference_model[1].weight.shape) == (24, 3, 5, 5)
 
 
-@pytest.mark.parametrize("precision,tolerance", [("fp32", 1e-5), ("int8", 0.02), ("int8-weights", WEIGHT_ONLY_TOLERANCE)])
+@pytest.mark.parametrize("precision,tolerance", [("fp32", 1e-5), ("int8", 0.02), ("int8-weights", WEIGHT_ONLY_TOLERANCE),
+                                                 ("int8-w4", 0.02)])
 def test_pixel_irs_take_uint8_blocks_and_match_the_reference(pixel_irs, frames, reference_outputs, precision,
                                                              tolerance):
     brain = Brain.from_spec(BrainSpec.from_dict({"name": "ir", "model": str(pixel_irs[precision]), "warmup": 1}))
@@ -161,6 +165,30 @@ def test_the_weight_only_ir_keeps_its_large_dense_weights_as_int8(pixel_irs):
                for node in float_layers)
     fp32_bytes = pixel_irs["fp32"].with_suffix(".bin").stat().st_size
     assert pixel_irs["int8-weights"].with_suffix(".bin").stat().st_size < 0.4 * fp32_bytes
+
+
+def test_the_int8_ir_with_int4_weights_in_its_first_dense_layer(pixel_irs):
+    """Only that layer changes: int4 levels in groups of INT4_GROUP inputs, one scale each; the rest as the int8 IR."""
+    from f1_brains.zoo.openvino_formats import INT4_GROUP
+    model = ov.Core().read_model(str(pixel_irs["int8-w4"]))
+    int4 = [op for op in model.get_ordered_ops() if op.get_type_name() == "Constant" and op.get_element_type() == ov.Type.i4]
+    assert [tuple(op.get_output_shape(0)) for op in int4] == [(1164, 1152 // INT4_GROUP, INT4_GROUP)]
+    def int8_weights(m) -> list[tuple[int, ...]]:
+        return sorted(tuple(op.get_output_shape(0)) for op in m.get_ordered_ops()
+                      if op.get_type_name() == "Constant" and op.get_element_type() == ov.Type.i8)
+
+    int8 = int8_weights(ov.Core().read_model(str(pixel_irs["int8"])))
+    assert (1164, 1152) in int8 and int8_weights(model) == [shape for shape in int8 if shape != (1164, 1152)]
+    assert pixel_irs["int8-w4"].with_suffix(".bin").stat().st_size < 0.7 * pixel_irs["int8"].with_suffix(".bin").stat().st_size
+
+
+def test_int4_groups_must_divide_the_inputs_and_the_layer_must_exist(pixel_irs):
+    from f1_brains.zoo.openvino_formats import dense_weights_int4
+    model = ov.Core().read_model(str(pixel_irs["fp32"]))
+    with pytest.raises(ValueError, match="1152 inputs do not split into groups of 100"):
+        dense_weights_int4(model, np.ones((1164, 1152), np.float32), group=100)
+    with pytest.raises(ValueError, match="no dense layer with 7 x 1152 weights"):
+        dense_weights_int4(model, np.ones((7, 1152), np.float32))
 
 
 def test_weight_only_int8_leaves_a_model_without_large_dense_layers_alone(pixel_irs):

@@ -65,6 +65,8 @@ VARIANTS = {v.name: v for v in (
             "OpenVINO IR, uint8 pixels in, first convolution over 2x2 blocks, int8 QDQ as ONNX int8's"),
     Variant("openvino_wint8_ir", "pilotnet_openvino_wint8.xml", PIXELS_CARD, "openvino", "int8-weights",
             "OpenVINO IR, uint8 pixels in, first convolution over 2x2 blocks, large dense layers' weights int8"),
+    Variant("openvino_int8_w4_ir", "pilotnet_openvino_int8_w4.xml", PIXELS_CARD, "openvino", "int8",
+            "OpenVINO int8 IR, the first dense layer's weights int4 (groups of 128), its input quantized as it runs"),
     Variant("tf_trt_fp32", "pilotnet_tftrt_fp32", NHWC_CARD, "tensorflow", "fp32", "TF-TRT FP32 engines"),
     Variant("tf_trt_fp16", "pilotnet_tftrt_fp16", NHWC_CARD, "tensorflow", "fp16", "TF-TRT FP16 engines"),
     Variant("tf_trt_int8", "pilotnet_tftrt_int8", NHWC_CARD, "tensorflow", "int8", "TF-TRT INT8, calibrated"),
@@ -143,8 +145,10 @@ def _build(v: Variant, ctx: Context, cache: dict[str, Any]) -> None:
     elif v.name == "onnx_int8":
         onnx_formats.export_onnx_int8(ctx.model, path, ctx.calibration(NCHW_CARD))
     elif v.name.startswith("openvino"):
-        export_openvino_pixels(ctx.model, path, ctx.calibration(CALIBRATION_CARD) if v.name == "openvino_int8_ir" else None,
-                               dense_weights_int8=v.name == "openvino_wint8_ir")
+        quantized = v.name in ("openvino_int8_ir", "openvino_int8_w4_ir")
+        export_openvino_pixels(ctx.model, path, ctx.calibration(CALIBRATION_CARD) if quantized else None,
+                               dense_weights_int8=v.name == "openvino_wint8_ir",
+                               first_dense_int4=v.name == "openvino_int8_w4_ir")
     elif v.name == "torch_tensorrt_fp16":
         torch_formats.export_torch_tensorrt(ctx.model, path, "fp16")
     else:
