@@ -2,6 +2,7 @@
 laps, a network that answers NaN never moves."""
 import csv
 import json
+import os
 import time
 
 import pytest
@@ -143,9 +144,9 @@ def test_what_a_cached_result_is():
 
 def test_a_cached_result_stands_only_for_the_brain_that_made_it(tmp_path):
     """A rebuilt model (an IR's .bin too), another card or an edited spec runs again; a new description does not;
-    results from before fingerprints are kept."""
+    a result from before fingerprints is kept while no file of its brain changed after its run ended."""
     from f1_brains.errors import ConfigError
-    from f1_brains.evaluate.fingerprint import brain_fingerprint
+    from f1_brains.evaluate.fingerprint import brain_fingerprint, brain_version
     from f1_brains.evaluate.runs import cached, outdated
     model, weights, card = tmp_path / "net.xml", tmp_path / "net.bin", tmp_path / "net.xml.card.yaml"
     for path in (model, weights, card):
@@ -153,27 +154,41 @@ def test_a_cached_result_stands_only_for_the_brain_that_made_it(tmp_path):
     brain = tmp_path / "brain.yaml"
     brain.write_text(f"model: {model}\nthreads: 1\ndescription: first\n")
     spec, out = RunSpec(str(brain), "simple_circuit"), tmp_path / "runs"
-    (out / spec.key).mkdir(parents=True)
+    run_dir = out / spec.key
+    run_dir.mkdir(parents=True)
     made_with = brain_fingerprint(str(brain))
-    (out / spec.key / "result.json").write_text(json.dumps({"status": "finished", "completed": True,
-                                                             "brain_fingerprint": made_with}))
+    (run_dir / "result.json").write_text(json.dumps({"status": "finished", "completed": True,
+                                                     "brain_fingerprint": made_with}))
 
     def reused() -> bool:
-        return cached(spec, out, fingerprint=brain_fingerprint(str(brain))) is not None
+        return cached(spec, out, version=brain_version(str(brain))) is not None
 
-    assert reused() and not outdated(spec, out, brain_fingerprint(str(brain)))
+    assert reused() and not outdated(spec, out, brain_version(str(brain)))
     for changed in (model, weights, card):
         changed.write_text("v2")
-        assert not reused() and outdated(spec, out, brain_fingerprint(str(brain))), changed.name
+        assert not reused() and outdated(spec, out, brain_version(str(brain))), changed.name
         changed.write_text("v1")
     assert reused()
     brain.write_text(f"model: {model}\nthreads: 2\ndescription: first\n")
     assert not reused()
     brain.write_text(f"model: {model}\nthreads: 1\ndescription: reworded\n")
     assert reused() and brain_fingerprint(str(brain)) == made_with
-    (out / spec.key / "result.json").write_text(json.dumps({"status": "finished", "completed": True}))
-    assert reused() and not outdated(spec, out, "another")
-    assert not outdated(RunSpec(str(brain), "many_curves"), out, made_with)   # never run
+
+    # From before fingerprints: judged by when the run ended (its run.json) against the brain's files' times.
+    (run_dir / "result.json").write_text(json.dumps({"status": "finished", "completed": True}))
+    (run_dir / "run.json").write_text("{}")
+    files = (brain, model, weights, card)
+    for path in files:
+        os.utime(path, (1_000_000, 1_000_000))
+    os.utime(run_dir / "run.json", (2_000_000, 2_000_000))
+    os.utime(run_dir / "result.json", (1_000, 1_000))   # rewritten or not, result.json's own time is not read
+    assert reused() and not outdated(spec, out, brain_version(str(brain)))
+    for changed in files:
+        os.utime(changed, (3_000_000, 3_000_000))
+        assert not reused() and outdated(spec, out, brain_version(str(brain))), changed.name
+        os.utime(changed, (1_000_000, 1_000_000))
+    assert reused()
+    assert not outdated(RunSpec(str(brain), "many_curves"), out, brain_version(str(brain)))   # never run
     with pytest.raises(ConfigError, match="unknown brain 'no_such_brain'"):
         brain_fingerprint("no_such_brain")
 

@@ -50,10 +50,9 @@ class BrainSpec:
     options: dict[str, Any] = field(default_factory=dict)
     description: str = ""
 
-    @classmethod
-    def load(cls, name_or_path: str) -> "BrainSpec":
-        """A brain by name (brains/<name>.yaml) or by the path of a YAML file. Raises ConfigError (unknown name,
-        missing file, bad YAML or keys)."""
+    @staticmethod
+    def file_of(name_or_path: str) -> Path:
+        """The YAML file of a brain given by name (brains/<name>.yaml) or path. Raises ConfigError when there is none."""
         path = Path(name_or_path)
         if path.suffix not in (".yaml", ".yml"):
             path = paths.brains_dir() / f"{name_or_path}.yaml"
@@ -62,6 +61,13 @@ class BrainSpec:
                 raise ConfigError(f"unknown brain {name_or_path!r}: no {path}; known brains: {', '.join(known)}")
         if not path.is_file():
             raise ConfigError(f"brain file {path} does not exist")
+        return path
+
+    @classmethod
+    def load(cls, name_or_path: str) -> "BrainSpec":
+        """A brain by name (brains/<name>.yaml) or by the path of a YAML file. Raises ConfigError (unknown name,
+        missing file, bad YAML or keys)."""
+        path = cls.file_of(name_or_path)
         try:
             data = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as e:

@@ -3,14 +3,42 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from ..core.brain import BrainSpec
 from ..core.model_card import card_path_for
 from ..util import paths
 
 COMPANIONS = {".xml": (".bin",)}   # files an artifact reads beside itself (OpenVINO IR: its weights)
+
+
+# Files a run writes once, when it ends (result.json is rewritten when older results gain columns).
+RUN_END_FILES = ("run.json", "sim_summary.json", "result.json")
+
+
+@dataclass(frozen=True)
+class BrainVersion:
+    fingerprint: str     # brain_fingerprint
+    changed_at: float    # when the newest of its files (spec, model, card) was last modified, s since the epoch
+
+    def made(self, result: dict[str, Any], run_dir: Path) -> bool:
+        """Whether this version of the brain made a saved result: the fingerprint it records is this one. A result
+        from before fingerprints counts while none of the brain's files changed after its run ended."""
+        recorded = result.get("brain_fingerprint")
+        if recorded is not None:
+            return recorded == self.fingerprint
+        ended = next((run_dir / name for name in RUN_END_FILES if (run_dir / name).is_file()), None)
+        return ended is not None and ended.stat().st_mtime >= self.changed_at
+
+
+def brain_version(name_or_path: str) -> BrainVersion:
+    """The brain's fingerprint and the time its files last changed. Raises ConfigError for an unknown brain."""
+    spec = BrainSpec.load(name_or_path)
+    files = [BrainSpec.file_of(name_or_path), *_files(spec)]
+    return BrainVersion(brain_fingerprint(name_or_path),
+                        max(path.stat().st_mtime for path in files if path.exists()))
 
 
 def brain_fingerprint(name_or_path: str) -> str:

@@ -5,8 +5,8 @@ A run is `roslaunch f1_brains drive.launch` with ROS_HOME and run files in OUT/<
 Its result (the simulator's and the brain's summaries, condensed) is saved as result.json there, with a status:
 - finished: the simulator ended the run by one of its rules and both nodes wrote their summaries (laps completed
   or not). Reused by the next evaluate over the same OUT while its brain is unchanged (evaluate/fingerprint.py:
-  spec, model and card; results from before fingerprints are reused); ``retry_failed`` reruns those that did not
-  complete.
+  spec, model and card; a result from before fingerprints while none of those files changed after its run ended);
+  ``retry_failed`` reruns those that did not complete.
 - failed: a summary is missing (a node that never started) or the run hit its wall limit. Run again next time.
 - interrupted: Ctrl-C (or a cancelled task) stopped it. Run again next time.
 Its "recorded" entry holds the seeds' columns of the brain node's run.json (run_file.summary_row), the one lap
@@ -33,7 +33,7 @@ from ..errors import ConfigError, F1BrainsError
 from ..util.files import read_json, write_json_atomic
 from ..util.paths import package_root
 from ..util.processes import pids_with
-from .fingerprint import brain_fingerprint
+from .fingerprint import BrainVersion, brain_fingerprint, brain_version
 
 
 class Interrupted(F1BrainsError):
@@ -107,16 +107,16 @@ def reusable(result: dict[str, Any], retry_failed: bool = False) -> bool:
 
 
 def cached(spec: RunSpec, out_root: Path, retry_failed: bool = False,
-           fingerprint: str | None = None) -> dict[str, Any] | None:
-    """The run's saved result if it may stand for this run: reusable, and made by the brain whose
-    ``fingerprint`` is given (brain_fingerprint; None: not checked)."""
+           version: BrainVersion | None = None) -> dict[str, Any] | None:
+    """The run's saved result if it may stand for this run: reusable, and made by this ``version`` of its brain
+    (None: not checked)."""
     done = out_root / spec.key / "result.json"
     if not done.is_file():
         return None
     result = read_json(done)
     if not reusable(result, retry_failed):
         return None
-    if fingerprint is not None and _made_by_another_brain(result, fingerprint):
+    if version is not None and not version.made(result, done.parent):
         return None
     if "recorded" not in result:   # written before results carried run.json's columns
         result["recorded"] = recorded(out_root / spec.key)
@@ -124,17 +124,13 @@ def cached(spec: RunSpec, out_root: Path, retry_failed: bool = False,
     return result
 
 
-def _made_by_another_brain(result: dict[str, Any], fingerprint: str) -> bool:
-    return result.get("brain_fingerprint", fingerprint) != fingerprint   # none recorded: from before fingerprints
-
-
-def outdated(spec: RunSpec, out_root: Path, fingerprint: str) -> bool:
+def outdated(spec: RunSpec, out_root: Path, version: BrainVersion) -> bool:
     """A finished result of this run is saved, made by another version of its brain (model, card or spec)."""
     done = out_root / spec.key / "result.json"
     if not done.is_file():
         return False
     result = read_json(done)
-    return status_of(result) == "finished" and _made_by_another_brain(result, fingerprint)
+    return status_of(result) == "finished" and not version.made(result, done.parent)
 
 
 def run_one(spec: RunSpec, out_root: Path, port: int | None = None,
@@ -241,10 +237,10 @@ def evaluate(specs: Iterable[RunSpec], out_root: str | Path, jobs: int = 1, prog
     Interrupted once the running runs are stopped and marked."""
     from tqdm import tqdm
     specs, out_root = list(specs), Path(out_root).resolve()   # nodes run in ROS_HOME: paths must be absolute
-    prints = {brain: brain_fingerprint(brain) for brain in {s.brain for s in specs}}
-    results = {s.key: r for s in specs if (r := cached(s, out_root, retry_failed, prints[s.brain])) is not None}
+    versions = {brain: brain_version(brain) for brain in {s.brain for s in specs}}
+    results = {s.key: r for s in specs if (r := cached(s, out_root, retry_failed, versions[s.brain])) is not None}
     todo = [s for s in specs if s.key not in results]
-    changed = Counter(s.brain for s in todo if outdated(s, out_root, prints[s.brain]))
+    changed = Counter(s.brain for s in todo if outdated(s, out_root, versions[s.brain]))
     for brain, n in sorted(changed.items()):
         print(f"{brain}: its model, card or spec changed since {n} of its saved run(s): they run again",
               file=sys.stderr)
