@@ -37,7 +37,7 @@ from .onnx_formats import export_onnx_int8
 BLOCK = 2
 PIXELS = "pixels"   # the IR's input
 WEIGHT_ONLY_MIN = 100_000   # dense layers whose weights weight_only_int8 stores as int8: PilotNet's first two (1.46 M)
-INT4_GROUP = 128            # inputs per int4 scale (dense_weights_int4); 64: no better MSE, slower
+INT4_GROUP = 128            # inputs per int4 scale (dense_weights_int4); 64 measured 153 vs 147 us, MSE 0.947x vs 0.953x
 # What the IR takes (its card's input), and the float tensors its int8 quantizer calibrates on.
 PIXELS_CARD = dataclasses.replace(NHWC_CARD, dtype="uint8", space_to_depth=BLOCK)
 CALIBRATION_CARD = dataclasses.replace(NCHW_CARD, space_to_depth=BLOCK)
