@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import free_port, ros_env
 
+from f1_brains.ros.recorder import JOURNAL
 from f1_brains.util.processes import pids_with
 
 
@@ -167,7 +168,10 @@ def test_a_renderer_crash_mid_lap_costs_a_restart_not_the_run(tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         pid = wait_for_pid("f1_brains.sim.renderer_process", str(world))
-        time.sleep(3.0)   # a few seconds into the lap
+        # Mid-lap, not while it starts (a renderer that cannot start ends the run): once the brain has answered frames.
+        journal, deadline = out / JOURNAL, time.monotonic() + 60
+        while (not journal.is_file() or journal.read_text().count("\n") < 20) and time.monotonic() < deadline:
+            time.sleep(0.2)
         os.kill(pid, signal.SIGSEGV)
         output, _ = launch.communicate(timeout=180)
     finally:
