@@ -49,6 +49,22 @@ def test_camera_replay_launch_prints_and_writes_the_summary(tmp_path, lead_ms):
 
 
 @pytest.mark.slow
+def test_a_camera_faster_than_its_brain_has_the_frames_it_outran_counted_as_skipped(tmp_path):
+    """The brain answers in rospy's receiving thread; of the frames that come meanwhile rospy hands over only the
+    newest. Those it drops are counted from the gaps in header.seq, so every frame sent is accounted for."""
+    summary_file, sent = tmp_path / "summary.json", 300
+    result = subprocess.run(["roslaunch", "f1_brains", "camera_replay.launch", "brain:=pilotnet_keras",
+                             f"frames:={sent}", "rate:=1000", f"summary_file:={summary_file}", "-p", str(free_port())],
+                            env=ros_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert summary_file.is_file(), (result.stdout + result.stderr)[-4000:]
+    frames = json.loads(summary_file.read_text())["frames"]
+    # Keras at 1 thread takes milliseconds a frame: a 1 kHz camera outruns it.
+    assert frames["skipped"] > 0 and frames["faults"] == 0 and frames["repeats"] == 0, frames
+    assert frames["processed"] + frames["skipped"] == frames["received"], frames
+    assert sent - 5 <= frames["received"] <= sent, frames   # the last few may still be on their way at shutdown
+
+
+@pytest.mark.slow
 def test_headless_circuit_launch_ends_by_itself_and_writes_run_files(tmp_path):
     out = tmp_path / "run"
     result = subprocess.run(["roslaunch", "f1_brains", "drive.launch", "circuit:=nurburgring", "brain:=explicit",

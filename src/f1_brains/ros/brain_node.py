@@ -1,15 +1,17 @@
 """The brain node: camera images in, geometry_msgs/Twist out, with a watchdog and per-frame timings.
 
-Latest frame wins: the image callback only parks the newest message in a one-slot mailbox (a frame
-still parked when a newer one arrives is counted as skipped), and one worker thread runs the brain
-on whatever is newest. A frame stamped like the one taken last is a repeat (the lockstep simulator resends a frame
-it got no answer to within a second) and gets no second answer: in lockstep, answers are counted, and a second
-one would be taken for the next frame's. The car gets a zero Twist when the camera is silent for ``~silence_timeout``
-seconds, when a frame cannot be processed (bad encoding or size, NaN output, backend error), and at
-shutdown. Parameters (all private): ``brain`` (name or YAML path), ``camera_topic``, ``cmd_vel_topic``,
-``silence_timeout``, ``summary_file`` (JSON written at shutdown), ``warm_up_lead_ms`` (the brain is run once more on
-the last frame this long before the next is due, so that frame finds it warm: frame_clock.py; 0: never), and
-overrides ``device``, ``threads``.
+The brain answers in rospy's receiving thread, as the frame arrives: handing the frame to a worker thread cost a
+thread wake-up and a GIL hand-over per frame (docs/results/node_run.md). Latest frame wins: the camera is
+subscribed with queue_size 1, so of the frames that came while the brain was busy rospy keeps only the newest; the
+others are counted as skipped from the gaps in the camera publisher's header.seq (which roscpp and rospy number
+per publisher). A frame stamped like the one taken last is a repeat (the lockstep simulator resends a frame it got
+no answer to within a second) and gets no second answer: in lockstep, answers are counted, and a second one would be
+taken for the next frame's. The node's loop keeps the watchdog, the warm-up and the odometry. The car gets a zero
+Twist when the camera is silent for ``~silence_timeout`` seconds, when a frame cannot be processed (bad encoding or
+size, NaN output, backend error), and at shutdown. Parameters (all private): ``brain`` (name or YAML path),
+``camera_topic``, ``cmd_vel_topic``, ``silence_timeout``, ``summary_file`` (JSON written at shutdown),
+``warm_up_lead_ms`` (the brain is run once more on the last frame, so as to be done this long before the next is
+due, which then finds it warm: frame_clock.py; 0: never), and overrides ``device``, ``threads``.
 With ``out`` and a reference (``circuit``, or a BehaviorMetrics ``reference_bag``) it also records lap
 statistics from ``odom_topic`` into out/run.json and out/frames.csv (see recorder.py).
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import faulthandler
 import signal
+import statistics
 import sys
 import threading
 import time
@@ -49,6 +52,7 @@ from .topics import CAMERA_TOPIC, CMD_VEL_TOPIC
 @dataclass
 class FrameLog:
     """Per-frame durations (s) and counters of one run."""
+    wait: list[float] = field(default_factory=list)     # image arrived -> the brain free for it (a rehearsal ending)
     decode: list[float] = field(default_factory=list)
     preprocess: list[float] = field(default_factory=list)
     inference: list[float] = field(default_factory=list)
@@ -56,9 +60,9 @@ class FrameLog:
     node_overhead: list[float] = field(default_factory=list)   # decode + preprocess + post/publish
     receive_to_command: list[float] = field(default_factory=list)  # image arrived -> command published (wall)
     end_to_end: list[float] = field(default_factory=list)      # image stamp -> command published (ROS time)
-    received: int = 0
+    received: int = 0    # frames the camera sent since the node subscribed: delivered, or skipped
     processed: int = 0
-    skipped: int = 0     # replaced by a newer frame before the brain got to them
+    skipped: int = 0     # dropped by rospy for a newer one that came while the brain was busy (header.seq gaps)
     repeats: int = 0     # a frame stamped like the one taken last: not answered twice
     faults: int = 0      # frames answered with a safe stop
     silences: int = 0    # watchdog stops
@@ -67,8 +71,9 @@ class FrameLog:
     during_warm_up: int = 0  # frames that arrived while a rehearsal ran (they waited for it)
 
     def summary(self) -> dict[str, Any]:
-        stages = {"decode": self.decode, "preprocess": self.preprocess, "inference": self.inference,
-                  "postprocess+publish": self.postprocess_publish, "node overhead (excl. inference)":
+        stages = {"wait (received->brain free)": self.wait, "decode": self.decode, "preprocess": self.preprocess,
+                  "inference": self.inference, "postprocess+publish": self.postprocess_publish,
+                  "node overhead (excl. inference)":
                   self.node_overhead, "received->cmd (wall)": self.receive_to_command,
                   "end-to-end (stamp->cmd)": self.end_to_end, "warm-up (before a frame)": self.warm_ups}
         return {"frames": {"received": self.received, "processed": self.processed, "skipped": self.skipped,
@@ -118,14 +123,17 @@ class BrainNode:
                  silence_timeout: float = 1.0, warm_up_lead: float = 0.002) -> None:
         self.brain = brain
         self.silence_timeout = silence_timeout
-        self.warm_up_lead = warm_up_lead   # s before the next frame is due to rehearse the last one; 0: never
+        self.warm_up_lead = warm_up_lead   # s before the next frame is due to be done rehearsing the last; 0: never
         self.clock = FrameClock()
         self._last_image: tuple[np.ndarray, str] | None = None   # the frame answered last, for rehearsals
         self._warming = False
         self.log = FrameLog()
-        self._mailbox: tuple[Image, float] | None = None
-        self._last_stamp: rospy.Time | None = None   # of the frame taken last (parked or processed)
-        self._cond = threading.Condition()
+        self._last_stamp: rospy.Time | None = None   # of the frame taken last
+        self._last_seq: dict[str, int] = {}          # per camera publisher: header.seq of its frame seen last
+        self._cond = threading.Condition()   # the counters above; notified when a frame was answered
+        self._answered = False               # a frame was answered since the loop last looked
+        self._brain_lock = threading.Lock()  # one frame or rehearsal at a time; also guards the recorder
+        self._closed = False                 # the run is being written: no more frames (under _brain_lock)
         self._last_frame = time.monotonic()
         self._stopped = True        # the car is known to be stopped (no motion command outstanding)
         with warnings.catch_warnings():   # rospy warns about queue_size=None: synchronous on purpose
@@ -134,7 +142,8 @@ class BrainNode:
             # to a writer thread and yields the GIL to it, which cost 0.06 ms more per command here.
             self.pub = rospy.Publisher(cmd_vel_topic, Twist, queue_size=None)
         self._twist = Twist()       # reused: publish serializes it before returning
-        # A big buff_size keeps rospy from queueing partial 900 kB images behind the newest one.
+        # queue_size 1: of the frames read at once, rospy hands over only the newest. A big buff_size lets one read
+        # take all that came while the brain was busy, so the newest is not left queued behind them.
         self.sub = rospy.Subscriber(camera_topic, Image, self._on_image, queue_size=1, buff_size=1 << 24,
                                     tcp_nodelay=True)
         rospy.on_shutdown(self._on_shutdown)
@@ -162,8 +171,8 @@ class BrainNode:
                                      msg.pose.pose.position.y, float(np.hypot(t.x, t.y))))
 
     def record_odometry(self) -> None:
-        """Give the recorder the odometry received since the last call. On the main thread, once a command is out
-        (or between frames): projecting it onto the reference line in the callback's thread took the GIL while
+        """Give the recorder the odometry received since the last call; with ``_brain_lock`` held. Once a command is
+        out (or between frames): projecting it onto the reference line in the odometry callback took the GIL while
         a frame was being processed, which cost 0.1 ms of the node's p50."""
         while self._odom:
             if self.recorder.add_odom(self._odom.popleft(), self.log.received, self.log.skipped):
@@ -179,6 +188,11 @@ class BrainNode:
     def _on_run_end(self, msg: String) -> None:
         self.end_reason = msg.data
 
+    def close(self) -> None:
+        """No frame is answered after this (one being answered finishes first): the run's files can be written."""
+        with self._brain_lock:
+            self._closed = True
+
     def write_run(self) -> None:
         if self.recorder is not None:
             # The simulator's last odometry (the one across the finish line, which completes the lap) may still be
@@ -192,45 +206,70 @@ class BrainNode:
             rospy.loginfo("f1_brain: lap statistics written to %s", path)
 
     def _on_image(self, msg: Image) -> None:
+        """In rospy's receiving thread: count the frame, then answer it here."""
         received_at = time.perf_counter()
         with self._cond:
-            self.log.received += 1
-            self.log.during_warm_up += self._warming
+            log = self.log
+            log.received += 1
+            log.during_warm_up += self._warming
+            dropped = self._dropped_before(msg)
+            log.received += dropped
+            log.skipped += dropped
             stamp = msg.header.stamp
             if stamp and stamp == self._last_stamp:   # a zero stamp (a camera without a clock) is never a repeat
-                self.log.repeats += 1
+                log.repeats += 1
                 return
             self.clock.arrived(received_at)
             self._last_stamp = stamp
-            if self._mailbox is not None:
-                self.log.skipped += 1
-            self._mailbox = (msg, received_at)
+        with self._brain_lock:
+            if self._closed:
+                return
+            self._last_frame = time.monotonic()
+            self.process(msg, received_at)
+        with self._cond:
+            self._answered = True
             self._cond.notify()
 
+    def _dropped_before(self, msg: Image) -> int:
+        """How many frames of this message's publisher rospy dropped since its last one: the gap in header.seq. A
+        publisher that restarts (or does not number its frames) shows none."""
+        publisher = getattr(msg, "_connection_header", {}).get("callerid", "")
+        seq, last = msg.header.seq, self._last_seq.get(publisher)
+        self._last_seq[publisher] = seq
+        return seq - last - 1 if last is not None and seq > last + 1 else 0
+
     def spin(self, stop: threading.Event) -> None:
-        """Until ROS shuts the node down or ``stop`` (a signal, graph.stop_requests) is set."""
+        """Until ROS shuts the node down or ``stop`` (a signal, graph.stop_requests) is set: between frames, the
+        watchdog, the odometry and the warm-up before the next frame."""
         warm_up_at = None   # when to rehearse the frame answered last (once per frame), None: not this gap
         while not rospy.is_shutdown() and not stop.is_set():
             timeout = 0.05 if warm_up_at is None else min(0.05, max(0.0, warm_up_at - time.perf_counter()))
             with self._cond:
-                self._cond.wait_for(lambda: self._mailbox is not None or rospy.is_shutdown() or stop.is_set(),
-                                    timeout=timeout)
-                item, self._mailbox = self._mailbox, None
-            if item is None:
+                self._cond.wait_for(lambda: self._answered or rospy.is_shutdown() or stop.is_set(), timeout=timeout)
+                answered, self._answered = self._answered, False
+                if answered:
+                    warm_up_at = self._warm_up_at()
+            if answered:
+                continue
+            with self._brain_lock:
                 if warm_up_at is not None and time.perf_counter() >= warm_up_at:
                     self._rehearse()
                     warm_up_at = None
                 self._watchdog()
                 if self.recorder is not None:
                     self.record_odometry()
-            else:
-                self._last_frame = time.monotonic()
-                self.process(*item)
-                with self._cond:
-                    warm_up_at = self.clock.warm_up_at(self.warm_up_lead) if self._last_image is not None else None
+
+    def _warm_up_at(self) -> float | None:
+        """When to start rehearsing the frame answered last: its recent rehearsals' median duration earlier than the
+        lead, so that it is done before the next frame comes (a frame that came during one waited for it)."""
+        if self.warm_up_lead <= 0 or self._last_image is None:
+            return None
+        recent = self.log.warm_ups[-8:]
+        return self.clock.warm_up_at(self.warm_up_lead + (statistics.median(recent) if recent else 0.0))
 
     def _rehearse(self) -> None:
-        """Run the brain on the frame answered last, nothing published: the next frame finds it warm."""
+        """Run the brain on the frame answered last, nothing published: the next frame finds it warm. With
+        ``_brain_lock`` held: a frame that comes meanwhile waits for it."""
         self._warming = True
         t0 = time.perf_counter()
         try:
@@ -278,6 +317,7 @@ class BrainNode:
         t3 = time.perf_counter()
         log = self.log
         log.processed += 1
+        log.wait.append(t0 - received_at)
         log.decode.append(t1 - t0)
         log.preprocess.append(decision.preprocess_s)
         log.inference.append(decision.inference_s)
@@ -365,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         node.spin(stop)
     finally:
+        node.close()
         node.stop_car("node shutting down")
         summary = node.summary()
         saved = save_each((node.write_run, lambda: summary_file and write_json_atomic(summary_file, summary)))
