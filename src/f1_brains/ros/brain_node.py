@@ -83,6 +83,7 @@ class FrameLog:
                 "timings": {name: summarize(values) for name, values in stages.items()}}
 
 
+CLOSE_WAIT_S = 1.0        # at shutdown: how long a frame being answered may still take
 ODOM_QUIET_S = 0.25       # at shutdown: odometry silent this long (wall) means the simulator's last has come ...
 ODOM_WAIT_LIMIT_S = 1.0   # ... or this long waited (a world that goes on after the run keeps sending)
 
@@ -189,9 +190,12 @@ class BrainNode:
         self.end_reason = msg.data
 
     def close(self) -> None:
-        """No frame is answered after this (one being answered finishes first): the run's files can be written."""
-        with self._brain_lock:
-            self._closed = True
+        """No frame is answered after this: one being answered finishes first (unless it hangs for more than
+        CLOSE_WAIT_S: the run's files are written all the same)."""
+        locked = self._brain_lock.acquire(timeout=CLOSE_WAIT_S)
+        self._closed = True
+        if locked:
+            self._brain_lock.release()
 
     def write_run(self) -> None:
         if self.recorder is not None:
@@ -344,6 +348,8 @@ class BrainNode:
         rospy.logerr_throttle(2.0, f"f1_brain: safe stop (zero Twist): {reason}")
 
     def _on_shutdown(self) -> None:
+        """rospy's shutdown hook (e.g. rosnode kill): after a frame being answered, so the zero Twist is the last."""
+        self.close()
         try:
             self.pub.publish(Twist())
         except rospy.ROSException:
