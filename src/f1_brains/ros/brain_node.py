@@ -73,8 +73,8 @@ class FrameLog:
     def summary(self) -> dict[str, Any]:
         stages = {"wait (received->brain free)": self.wait, "decode": self.decode, "preprocess": self.preprocess,
                   "inference": self.inference, "postprocess+publish": self.postprocess_publish,
-                  "node overhead (excl. inference)":
-                  self.node_overhead, "received->cmd (wall)": self.receive_to_command,
+                  "node overhead (excl. inference)": self.node_overhead,
+                  "received->cmd (wall)": self.receive_to_command,
                   "end-to-end (stamp->cmd)": self.end_to_end, "warm-up (before a frame)": self.warm_ups}
         return {"frames": {"received": self.received, "processed": self.processed, "skipped": self.skipped,
                            "repeats": self.repeats, "faults": self.faults, "silences": self.silences,
@@ -255,8 +255,8 @@ class BrainNode:
                     warm_up_at = self._warm_up_at()
             if answered:
                 continue
-            with self._brain_lock:
-                if warm_up_at is not None and time.perf_counter() >= warm_up_at:
+            with self._brain_lock:   # not if a frame was answered meanwhile: its own warm-up time comes next
+                if warm_up_at is not None and not self._answered and time.perf_counter() >= warm_up_at:
                     self._rehearse()
                     warm_up_at = None
                 self._watchdog()
