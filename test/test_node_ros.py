@@ -149,6 +149,14 @@ def test_a_customrobots_world_file_laps_headless(tmp_path):
     assert run["laps_completed"] == 1 and run["laps"][0]["position_deviation_mae_m"] < 0.1
 
 
+def wait_for_journal(out: Path, rows: int, timeout: float = 60.0) -> None:
+    """Until the brain has journaled ``rows`` frames into out/frames.csv.partial: the lap is under way (a fixed
+    sleep was too short for start-up on a slower CPU)."""
+    journal, deadline = out / JOURNAL, time.monotonic() + timeout
+    while (not journal.is_file() or journal.read_text().count("\n") < rows) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def wait_for_pid(*parts: str, timeout: float = 60.0) -> int:
     deadline = time.monotonic() + timeout
     while not (pids := pids_with(*parts)) and time.monotonic() < deadline:
@@ -168,10 +176,7 @@ def test_a_renderer_crash_mid_lap_costs_a_restart_not_the_run(tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         pid = wait_for_pid("f1_brains.sim.renderer_process", str(world))
-        # Mid-lap, not while it starts (a renderer that cannot start ends the run): once the brain has answered frames.
-        journal, deadline = out / JOURNAL, time.monotonic() + 60
-        while (not journal.is_file() or journal.read_text().count("\n") < 20) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for_journal(out, 20)   # mid-lap, not while it starts (a renderer that cannot start ends the run)
         os.kill(pid, signal.SIGSEGV)
         output, _ = launch.communicate(timeout=180)
     finally:
@@ -225,7 +230,7 @@ def test_a_brain_that_cannot_start_ends_the_run_at_once_with_its_reason(tmp_path
 def test_a_brain_killed_mid_run_ends_the_run_at_once_saying_so(tmp_path, mode):
     launch = launch_drive(tmp_path, "brain:=explicit", f"mode:={mode}", "speedup:=1")
     pid = wait_for_pid("__name:=f1_brain", str(tmp_path))
-    time.sleep(4.0)
+    wait_for_journal(tmp_path / "run", 20)
     os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
     sim, output = ended(launch, tmp_path)
@@ -242,7 +247,7 @@ def test_a_master_killed_mid_run_is_named_as_the_reason(tmp_path):
     launch = launch_drive(tmp_path, "brain:=explicit", "speedup:=1")
     pid = wait_for_pid("rosmaster", str(tmp_path))
     wait_for_pid("__name:=f1_brain", str(tmp_path))
-    time.sleep(4.0)
+    wait_for_journal(tmp_path / "run", 20)
     os.kill(pid, signal.SIGKILL)
     sim, output = ended(launch, tmp_path)
     assert sim["end_reason"] == "the ROS master is gone", output[-3000:]
