@@ -79,7 +79,7 @@ def bm_results(bm: Path) -> dict[str, tuple[dict, dict]]:
 ])
 def test_behaviormetrics_script_mode_laps_the_embedded_world_and_writes_its_metrics(bm_install, tmp_path, config,
                                                                                      model, backend):
-    """A shipped config, verbatim: the brain served by our module, 60 s of simple_circuit, BM's pilot loop (a frame
+    """A shipped config, verbatim: the brain served by our module, 60-80 s of simple_circuit, BM's pilot loop (a frame
     polled every 50 ms, commands republished every 80 ms: up to ~135 ms from frame to wheels)."""
     bm, deps = bm_install
     for old in (*bm.glob("*.json"), *bm.glob("*.bag")):   # the module's BM copy is shared: one run's files at a time

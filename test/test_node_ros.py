@@ -61,7 +61,9 @@ def test_a_camera_faster_than_its_brain_has_the_frames_it_outran_counted_as_skip
     # Keras at 1 thread takes milliseconds a frame: a 1 kHz camera outruns it.
     assert frames["skipped"] > 0 and frames["faults"] == 0 and frames["repeats"] == 0, frames
     assert frames["processed"] + frames["skipped"] == frames["received"], frames
-    assert sent - 5 <= frames["received"] <= sent, frames   # the last few may still be on their way at shutdown
+    # The player stays up a second after its last frame, so the brain gets it and counts the gap before it; frames
+    # dropped before the first one it gets have no seq to count from.
+    assert sent - 5 <= frames["received"] <= sent, frames
 
 
 @pytest.mark.slow
