@@ -58,6 +58,18 @@ def test_two_brain_matrix_with_two_jobs(tmp_path, capsys, monkeypatch):
     done = out / "explicit/nurburgring/lockstep/r0/result.json"
     done.write_text(json.dumps({k: v for k, v in network.items() if k != "recorded"}))
     assert evaluate([RunSpec("explicit", "nurburgring")], out, progress=False)[0] == network
+    # Another session, without OUT: the --json file stands for both runs, nothing runs, the same page comes out.
+    elsewhere, md2 = tmp_path / "elsewhere", tmp_path / "r2.md"
+    capsys.readouterr()
+    assert main(["evaluate", "--brains", "explicit", NAN_BRAIN, "--circuits", "nurburgring", "--out", str(elsewhere),
+                 "--reuse", str(js), "--markdown", str(md2)]) == 1
+    assert f"--reuse {js}: 2 result(s) stand for their runs" in capsys.readouterr().err
+    assert not list(elsewhere.rglob("sim_summary.json"))   # no run
+    assert strip_command(md2.read_text()) == strip_command(md.read_text()).replace("r_plots/", "r2_plots/")
+
+
+def strip_command(page: str) -> str:
+    return "\n".join(line for line in page.splitlines() if not line.startswith("Made by"))
 
 
 @pytest.mark.slow
@@ -252,6 +264,57 @@ def test_robustness_margins_and_heatmap_of_a_stress_matrix(tmp_path):
     names = sorted(p.name for p in (tmp_path / "plots").iterdir())   # per-mode pictures for the plain world only
     assert names == ["bars_lockstep.png", "heatmap_lockstep.png", "robustness.png"]
     assert (tmp_path / "plots" / "robustness.png").stat().st_size > 10_000
+
+
+def test_reuse_takes_an_earlier_evaluates_results_for_the_runs_they_are_of(tmp_path, capsys):
+    """--reuse: a result stands for its run when it is that run, reusable and made by the brain as it is now; OUT's
+    own results are kept; a file that is not an evaluate's results is refused before anything is written."""
+    from f1_brains.evaluate.fingerprint import brain_fingerprint, brain_version
+    from f1_brains.evaluate.reuse import restore
+    model = tmp_path / "net.onnx"
+    model.write_text("v1")
+    (tmp_path / "net.onnx.card.yaml").write_text("v1")
+    brain = tmp_path / "brain.yaml"
+    brain.write_text(f"model: {model}\n")
+    fingerprint = brain_fingerprint(str(brain))
+    specs = [RunSpec(str(brain), "simple_circuit", repeat=r) for r in range(5)]
+
+    def result(spec: RunSpec, **changes) -> dict:
+        return {**spec.__dict__, "status": "finished", "completed": True, "end_reason": "completed 1 lap(s)",
+                "brain_fingerprint": fingerprint, **changes}
+
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps({"results": [
+        result(specs[0]), result(specs[1], completed=False, end_reason="hit the wall"),
+        result(specs[2], brain_fingerprint="another model"), result(specs[3], status="failed", completed=False),
+        result(RunSpec(str(brain), "many_curves")),           # not a run of this matrix
+        result(RunSpec(str(brain), "simple_circuit", laps=2)),   # nor this: another number of laps
+        {k: v for k, v in result(specs[4]).items() if k != "varied"}]}))   # from before RunSpec had `varied`
+    out = tmp_path / "out"
+    own = result(specs[0], end_reason="its own")
+    (out / specs[0].key).mkdir(parents=True)
+    (out / specs[0].key / "result.json").write_text(json.dumps(own))
+    versions = {str(brain): brain_version(str(brain))}
+    done = restore(specs, out, [str(earlier)], versions)
+    assert (done.written, done.kept) == (1, 1) and dict(done.refused) == {
+        "made by another version of their brain": 1, "failed": 1, "older than RunSpec's fields": 1}
+    assert json.loads((out / specs[0].key / "result.json").read_text()) == own
+    assert json.loads((out / specs[1].key / "result.json").read_text())["reused_from"] == str(earlier)
+    assert not (out / specs[2].key).exists() and not (out / specs[3].key).exists()
+    # With --retry-failed the lap that hit the wall does not stand for its run either.
+    retry = restore(specs[1:2], tmp_path / "out2", [str(earlier)], versions, retry_failed=True)
+    assert retry.written == 0 and retry.refused["not completed (--retry-failed)"] == 1
+    # Runs the files stand for are not run: evaluate returns them at once.
+    assert [r["end_reason"] for r in evaluate(specs[:2], tmp_path / "out3", progress=False, reuse=[str(earlier)])] \
+        == ["completed 1 lap(s)", "hit the wall"]
+    # Bad input: one clear error, before any run and before anything is written.
+    (tmp_path / "not_json.json").write_text("{")
+    (tmp_path / "laps.json").write_text(json.dumps({"runs": []}))   # another command's file
+    for bad, message in (("missing.json", "cannot read"), ("not_json.json", "cannot read"),
+                         ("laps.json", "is not the results.json of an f1-brains evaluate")):
+        rc = main(["evaluate", "--brains", "explicit", "--circuits", "simple_circuit", "--out", str(tmp_path / "bad"),
+                   "--reuse", str(earlier), str(tmp_path / bad)])
+        assert rc == 2 and message in capsys.readouterr().err and not (tmp_path / "bad").exists(), bad
 
 
 def test_stop_processes_with_ends_what_a_killed_launch_left_behind(tmp_path):

@@ -232,8 +232,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .results import aggregate
     from .util.files import write_json_atomic
     from .core.conditions import Condition
+    from .evaluate.reuse import load_results
     brains, circuits = matrix_names(args)
     conditions = [str(Condition.parse(c)) for c in args.conditions]   # refused here, before any run
+    for path in args.reuse:   # so is a --reuse file that is not an evaluate's results
+        load_results(path)
     specs = [RunSpec(b, c, m, args.laps, r, args.timeout, k, args.vary_appearance) for b in brains for c in circuits
              for m in args.modes for k in conditions for r in range(args.repeats)]
     engine = None
@@ -247,7 +250,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     # Set explicitly: a matrix started in a shell's background inherits SIGINT ignored, and `kill -INT` must stop it.
     previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        results = evaluate(specs, args.out, args.jobs, retry_failed=args.retry_failed, engine=engine)
+        results = evaluate(specs, args.out, args.jobs, retry_failed=args.retry_failed, engine=engine,
+                           reuse=args.reuse)
     except Interrupted as e:
         print(f"f1-brains evaluate: {e}", file=sys.stderr)
         return 130
@@ -432,6 +436,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "unchanged); gets results.md, .csv, .json and plots/")
     ev.add_argument("--markdown", help="also write results.md to this file (its plots copied to <stem>_plots/)")
     ev.add_argument("--json", help="also write results.json to this file")
+    ev.add_argument("--reuse", nargs="+", default=[], metavar="RESULTS_JSON",
+                    help="results of earlier evaluates (results.json or --json files, e.g. another session's or "
+                         "machine's) that stand for this matrix's runs while their brains are unchanged: only the "
+                         "runs they lack run")
     ds = sub.add_parser("dataset", help="record frames + expert (v, w) labels by driving the explicit brain")
     ds.add_argument("--out", required=True)
     ds.add_argument("--circuits", nargs="+", default=["simple_circuit", "many_curves", "nurburgring"])
