@@ -31,6 +31,7 @@ def perturbed(frame: np.ndarray, condition: str, seed: int = 0) -> np.ndarray:
     ("jpeg:0", "jpeg levels run from 5 to 95"),
     ("yaw:50", "yaw levels run from 0.5 to 45"),
     ("height:12", "height levels run from 0.5 to 10"),
+    ("speed:3.5", "speed levels run from 1.05 to 3"),
 ])
 def test_bad_conditions_are_refused_with_the_range(text, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("'", "'")):
@@ -39,9 +40,9 @@ def test_bad_conditions_are_refused_with_the_range(text, message):
 
 def test_conditions_read_back_as_written():
     assert [str(Condition.parse(t)) for t in ("none", "", "noise:8", "blur:2.5", "jpeg:20", "dim:0.5", "latency:100",
-                                                "yaw:2", "pitch:1.5", "height:3", "sun:90")] == \
+                                                "yaw:2", "pitch:1.5", "height:3", "sun:90", "speed:1.3")] == \
         ["none", "none", "noise:8", "blur:2.5", "jpeg:20", "dim:0.5", "latency:100", "yaw:2", "pitch:1.5", "height:3",
-         "sun:90"]
+         "sun:90", "speed:1.3"]
 
 
 def test_each_family_does_what_it_says(frame):
@@ -156,7 +157,8 @@ def test_a_condition_is_a_column_of_the_matrix(tmp_path, monkeypatch):
     monkeypatch.setenv("ROS_HOME", str(tmp_path / "ros"))
     out = tmp_path / "out"
     assert main(["evaluate", "--brains", "explicit", "--circuits", "simple_circuit", "--conditions", "none",
-                 "noise:16", "drop:0.3", "latency:100", "yaw:4", "height:5", "--jobs", "2", "--out", str(out)]) == 0
+                 "noise:16", "drop:0.3", "latency:100", "yaw:4", "height:5", "speed:1.5", "--jobs", "2", "--out",
+                 str(out)]) == 0
     sim = json.loads((out / "explicit/simple_circuit/lockstep.noise16/r0/sim_summary.json").read_text())
     assert sim["condition"] == "noise:16" and sim["end_reason"] == "completed 1 lap(s)"
     plain = json.loads((out / "explicit/simple_circuit/lockstep/r0/sim_summary.json").read_text())
@@ -176,5 +178,10 @@ def test_a_condition_is_a_column_of_the_matrix(tmp_path, monkeypatch):
     higher = json.loads((out / "explicit/simple_circuit/lockstep.height5/r0/sim_summary.json").read_text())
     assert higher["condition"] == "height:5" and higher["end_reason"] == "completed 1 lap(s)"
     assert higher["laps"][0]["mean_abs_offset"] != plain["laps"][0]["mean_abs_offset"]   # drawn from higher up
+    fast = json.loads((out / "explicit/simple_circuit/lockstep.speed1.5/r0/sim_summary.json").read_text())
+    assert fast["condition"] == "speed:1.5" and fast["end_reason"] == "completed 1 lap(s)"
+    # the car drives 1.5 times what the brain commands: a lap in about 1/1.5 of the time, every bend taken wider
+    assert fast["laps"][0]["lap_time"] < 0.75 * plain["laps"][0]["lap_time"]
+    assert fast["laps"][0]["mean_abs_offset"] > plain["laps"][0]["mean_abs_offset"]
     text = (out / "results.md").read_text()
     assert "| explicit (explicit) simple_circuit lockstep noise:16 |" in text

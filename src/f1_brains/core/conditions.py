@@ -15,6 +15,7 @@ FAMILIES: dict[str, tuple[float, float, str]] = {   # family: (lowest level, hig
     "dim": (0.1, 0.95, "brightness factor"),
     "drop": (0.05, 0.9, "probability a frame is lost"),
     "latency": (10.0, 500.0, "ms more before a command takes effect"),
+    "speed": (1.05, 3.0, "times the commanded speed the car drives at, its turn rate as commanded"),
     "yaw": (0.5, 45.0, "degrees the camera is turned left on its mount"),
     "pitch": (0.5, 25.0, "degrees the camera is tilted down on its mount"),
     "height": (0.5, 10.0, "cm the camera is raised on its mount"),

@@ -20,8 +20,9 @@ exits (headless runs end), otherwise a reset starts the next run; in realtime mo
 odometry keep coming, the car stays where the run ended), as a Gazebo world outlives a run.
 ``~condition``: a stress condition applied to every camera frame (sim/conditions.py: ``noise:8``, ``blur:2``,
 ``jpeg:20``, ``dim:0.5``, ``drop:0.3``: frames lost; default none), seeded by ``~condition_seed``, or to the command
-path (``latency:100``: each command takes effect 100 ms later than it would, in both modes), or to the camera's
-mount (``yaw:3``, ``pitch:3``: degrees turned left, tilted down).
+path (``latency:100``: each command takes effect 100 ms later than it would, in both modes; ``speed:1.3``: the car
+drives at 1.3 times each command's speed, its turn rate as commanded), or to the camera's mount (``yaw:3``,
+``pitch:3``: degrees turned left, tilted down).
 Services ``~reset``, ``~pause``, ``~unpause`` (std_srvs/Empty); with ``~gazebo_services`` also Gazebo's
 ``/gazebo/pause_physics``, ``/gazebo/unpause_physics``, ``/gazebo/reset_world`` (back to the start, the clock goes
 on) and ``/gazebo/reset_simulation`` (the clock restarts at 0), which BehaviorMetrics calls. ``~world_file``: a
@@ -109,6 +110,7 @@ class SimNode:
         # the latency condition: this much more before a command takes effect (lockstep: on top of ~latency)
         added = self.condition.level / 1000 if self.condition.family == "latency" else 0.0
         self.commands = DelayedCommands(self.latency + added if self.mode == "lockstep" else added, (0.0, 0.0, 0.0))
+        self.speed_scale = self.condition.level if self.condition.family == "speed" else 1.0   # the speed condition
         self.brain_timeout = float(p("brain_timeout", 20.0))
         self.exit_on_end = bool(p("exit_on_end", True))
         self.summary_file = str(p("summary_file", ""))
@@ -164,6 +166,7 @@ class SimNode:
         if not all(math.isfinite(c) and abs(c) <= MAX_ABS_COMMAND for c in (v, w, vy)):
             rospy.logwarn_throttle(2.0, f"f1_sim: ignoring cmd_vel v={v} vy={vy} w={w}; stopping the car")
             v, w, vy = 0.0, 0.0, 0.0
+        v, vy = v * self.speed_scale, vy * self.speed_scale
         with self._cmd_cond:
             self.cmd = (v, w, vy)
             if self.mode == "realtime":

@@ -11,6 +11,7 @@ A condition is written ``family:level`` (``none`` for the world as it is):
 | dim | 0.1-0.95 | every pixel scaled by the level (dusk, a darker world) |
 | drop | 0.05-0.9 | each frame lost with this probability (the brain's last command stays in force) |
 | latency | 10-500 | not the camera: each command takes effect this many ms later (the sim node's command queue) |
+| speed | 1.05-3 | not the camera: the car drives at this many times each command's speed, its turn rate as commanded (a car faster than the one the brain learned: its paths bend this much wider) |
 | yaw | 0.5-45 | the camera turned left on its mount by this many degrees (rendered so: exact) |
 | pitch | 0.5-25 | the camera tilted down on its mount by this many degrees (rendered so: the ground, markings and meshes exact; the field renderer draws each wall's face upright in its foot's column, where a tilted camera would lean it by up to a few pixels at the image's edges) |
 | height | 0.5-10 | the camera raised on its mount by this many cm (0.104 m high in the real car; rendered so: exact) |
