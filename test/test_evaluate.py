@@ -301,6 +301,12 @@ def test_reuse_takes_an_earlier_evaluates_results_for_the_runs_they_are_of(tmp_p
     assert json.loads((out / specs[0].key / "result.json").read_text()) == own
     assert json.loads((out / specs[1].key / "result.json").read_text())["reused_from"] == str(earlier)
     assert not (out / specs[2].key).exists() and not (out / specs[3].key).exists()
+    # OUT's own result of an older brain gives way to the file's of the brain as it is.
+    stale = tmp_path / "stale"
+    (stale / specs[0].key).mkdir(parents=True)
+    (stale / specs[0].key / "result.json").write_text(json.dumps(result(specs[0], brain_fingerprint="older")))
+    assert restore(specs[:1], stale, [str(earlier)], versions).written == 1
+    assert json.loads((stale / specs[0].key / "result.json").read_text())["brain_fingerprint"] == fingerprint
     # With --retry-failed the lap that hit the wall does not stand for its run either.
     retry = restore(specs[1:2], tmp_path / "out2", [str(earlier)], versions, retry_failed=True)
     assert retry.written == 0 and retry.refused["not completed (--retry-failed)"] == 1

@@ -4,7 +4,7 @@ a matrix can span sessions and machines: keep the file, pass it with --reuse, an
 A result stands for a run when it is that run (same brain, circuit, mode, condition, repeat, laps, timeout and
 look), it may be reused by the cache rule (runs.reusable) and it records the fingerprint of the brain as it is now
 (a result without one cannot be checked and is refused). It is written as OUT/<run>/result.json, marked with the
-file it came from; a run OUT already has a reusable result for keeps its own.
+file it came from; a run OUT already has a result for that would be reused keeps its own.
 """
 from __future__ import annotations
 
@@ -69,8 +69,9 @@ def restore(specs: list[RunSpec], out_root: str | Path, files: list[str], versio
                 continue
             if wanted.get(spec.key) != spec or spec.key in written:
                 continue   # another matrix's run, or one an earlier file stood for
-            target = out_root / spec.key / "result.json"
-            if target.is_file() and reusable(read_json(target), retry_failed):
+            target, version = out_root / spec.key / "result.json", versions[spec.brain]
+            own = read_json(target) if target.is_file() else None
+            if own is not None and reusable(own, retry_failed) and version.made(own, target.parent):
                 done.kept += 1
                 continue
             if not reusable(result, retry_failed):
@@ -78,7 +79,7 @@ def restore(specs: list[RunSpec], out_root: str | Path, files: list[str], versio
                 done.refused[status if status != "finished" else "not completed (--retry-failed)"] += 1
             elif result.get("brain_fingerprint") is None:
                 done.refused["without a brain fingerprint (cannot be checked)"] += 1
-            elif result["brain_fingerprint"] != versions[spec.brain].fingerprint:
+            elif result["brain_fingerprint"] != version.fingerprint:
                 done.refused["made by another version of their brain"] += 1
             else:
                 target.parent.mkdir(parents=True, exist_ok=True)
