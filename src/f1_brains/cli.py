@@ -420,8 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="stress conditions, each a column of the matrix: none, on the camera noise:SIGMA (1-64), "
                          "blur:SIGMA (0.5-8), jpeg:QUALITY (5-95), dim:FACTOR (0.1-0.95), drop:P (0.05-0.9), on its "
                          "mount yaw:DEG (0.5-45, left), pitch:DEG (0.5-25, down), height:CM (0.5-10, up), in the "
-                         "world sun:DEG (5-180, the sun turned), on the command path latency:MS (10-500) and speed:SCALE "
-                         "(1.05-3, the car faster than its commands)")
+                         "world sun:DEG (5-180, the sun turned), on the command path latency:MS (10-500) and "
+                         "speed:SCALE (1.05-3, the car faster than its commands)")
     ev.add_argument("--timeout", type=float, default=600.0, help="sim seconds per run")
     ev.add_argument("--jobs", type=int, default=1, help="runs in parallel, each with its own ROS master on a free "
                     "port (with --ray and no address: the local Ray's CPUs)")
