@@ -323,6 +323,34 @@ def test_reuse_takes_an_earlier_evaluates_results_for_the_runs_they_are_of(tmp_p
         assert rc == 2 and message in capsys.readouterr().err and not (tmp_path / "bad").exists(), bad
 
 
+def test_each_optimized_brain_is_set_against_its_float_parent(tmp_path):
+    """Shipped brains, synthetic runs with known answers: the parents come from the brains' cards (same weights, fp32,
+    same runtime; torch_quantized's is torchscript); ONNX int8 loses a latency level, torch static int8 keeps every
+    margin, TFLite int8 has no float TFLite in the matrix and so no row."""
+    from f1_brains.results import robustness
+    from f1_brains.results.float_parent import float_parents
+    backends = {"explicit": "explicit", "pilotnet_onnx": "onnxruntime", "pilotnet_onnx_int8": "onnxruntime",
+                "pilotnet_torchscript": "torchscript", "pilotnet_torch_static_int8": "torch_quantized",
+                "pilotnet_tflite_int8": "tflite"}
+    fails = {"pilotnet_onnx_int8": {"latency:130", "latency:150"}, "explicit": {"noise:32"}}
+    results = [{**result(brain, repeat, condition not in fails.get(brain, {"latency:150"}), 0.02),
+                "condition": condition, "backend": backend}
+               for brain, backend in backends.items() for repeat in range(2)
+               for condition in ("none", "latency:110", "latency:130", "latency:150", "noise:32")]
+    assert float_parents(results) == {"pilotnet_onnx_int8": "pilotnet_onnx",
+                                      "pilotnet_torch_static_int8": "pilotnet_torchscript"}
+    compared = {c["brain"]: c for c in robustness.against_float_parents(results)}
+    assert set(compared) == {"pilotnet_onnx_int8", "pilotnet_torch_static_int8"}
+    assert compared["pilotnet_onnx_int8"]["families"]["latency"] == {"change": -1, "margin": 110, "parent_margin": 130}
+    assert all(f["change"] == 0 for f in compared["pilotnet_torch_static_int8"]["families"].values())
+    text, data = aggregate.write(results, tmp_path, "f1-brains evaluate test")
+    assert "| pilotnet_onnx_int8 | pilotnet_onnx | lockstep | -1 (110 vs 130) | = |" in text
+    assert "| pilotnet_torch_static_int8 | pilotnet_torchscript | lockstep | = | = |" in text
+    assert "1 of 2 optimized brains keep their float parent's margin in every family; lower: pilotnet_onnx_int8 " \
+           "(latency)." in text
+    assert data["against_float_parent"] == list(compared.values())
+
+
 def test_stop_processes_with_ends_what_a_killed_launch_left_behind(tmp_path):
     """Nodes run in sessions of their own: once roslaunch is killed, only their command line (the run's directory
     in their log path) finds them."""

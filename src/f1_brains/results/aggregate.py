@@ -227,7 +227,8 @@ def write(results: list[dict[str, Any]], out_dir: str | Path, command: str,
     if stressed:
         pictures.append(robustness.heatmap(results, out_dir / "plots" / "robustness.png"))
     data = {"command": command, "ranking": rank, "groups": gs, "results": results,
-            **({"robustness": robustness.margins(results)} if stressed else {})}
+            **({"robustness": robustness.margins(results),
+                "against_float_parent": robustness.against_float_parents(results)} if stressed else {})}
     write_json_atomic(out_dir / "results.json", data)
     (out_dir / "results.csv").write_text(csv_text(results))
     text = markdown(results, gs, rank, command, [f"plots/{p.name}" for p in pictures])

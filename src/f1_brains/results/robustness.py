@@ -7,6 +7,7 @@ from typing import Any
 
 from ..core.conditions import Condition
 from ..util.tables import markdown_table
+from . import float_parent
 
 
 def _parse(condition: str) -> Condition:
@@ -49,6 +50,11 @@ def margins(results: list[dict[str, Any]], required: float = 1.0) -> list[dict[s
     return rows
 
 
+def against_float_parents(results: list[dict[str, Any]], rows: list[dict[str, Any]] | None = None) -> list[dict]:
+    """Each optimized brain's margins (``rows``, default margins(results)) against its float parent's."""
+    return float_parent.against_parents(margins(results) if rows is None else rows, float_parent.float_parents(results))
+
+
 def conditions_of(results: list[dict[str, Any]]) -> list[str]:
     """The matrix's conditions, none first, then by family and growing strength."""
     found = {r.get("condition") or "none" for r in results}
@@ -67,6 +73,9 @@ def markdown(results: list[dict[str, Any]], picture: str | None) -> str:
              "world, or not the mildest level). Levels listed mild to harsh (jpeg quality and dim brightness: lower is "
              "harsher).", "",
              markdown_table(["brain", "mode", *families], table)]
+    comparisons = against_float_parents(results, rows)
+    if comparisons:
+        lines += ["", float_parent.markdown(comparisons)]
     if picture:
         lines += ["", f"![robustness]({picture})"]
     return "\n".join(lines)
