@@ -258,7 +258,9 @@ def test_robustness_margins_and_heatmap_of_a_stress_matrix(tmp_path):
     assert {r["brain"]: r["noise"]["margin"] for r in robustness.margins(results, required=0.5)}["steady"] == 8
     assert robustness.conditions_of(results) == ["none", "dim:0.6", "dim:0.3", "noise:4", "noise:8", "noise:32"]
     text, data = aggregate.write(results, tmp_path, "f1-brains evaluate test")
-    assert "| fragile | lockstep | 0.6 (of 0.6, 0.3) | 4 (of 4, 8, 32) |" in text
+    assert "| fragile | lockstep | 0.6 (of 0.6, 0.3) | 4 (of 4, 8, 32) | 2 of 5 |" in text
+    held = [line.split(" | ")[0][2:] for line in text.splitlines() if line.endswith(" of 5 |")]
+    assert held == ["fragile", "steady", "broken"]   # ranked by levels held: 2, 0, 0 (steady lost a plain run)
     assert "![robustness](plots/robustness.png)" in text and data["robustness"][0]["brain"] == "steady"
     assert "| fragile (onnxruntime) ring lockstep noise:8 |" in text       # a condition is a mode of its own
     names = sorted(p.name for p in (tmp_path / "plots").iterdir())   # per-mode pictures for the plain world only

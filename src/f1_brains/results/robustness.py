@@ -64,15 +64,19 @@ def conditions_of(results: list[dict[str, Any]]) -> list[str]:
 def markdown(results: list[dict[str, Any]], picture: str | None) -> str:
     rows = margins(results)
     families = [k for k in rows[0] if k not in ("brain", "mode")] if rows else []
+
+    def held(r: dict[str, Any]) -> int:   # levels held over all families: the ranking
+        return sum(0 if r[f]["margin"] is None else r[f]["levels"].index(r[f]["margin"]) + 1 for f in families)
+    tried = sum(len(rows[0][f]["levels"]) for f in families) if rows else 0
     table = [[r["brain"], r["mode"], *(("-" if r[f]["margin"] is None else f"{r[f]['margin']:g}") +
-                                       f" (of {', '.join(f'{v:g}' for v in r[f]['levels'])})" for f in families)]
-             for r in rows]
+                                       f" (of {', '.join(f'{v:g}' for v in r[f]['levels'])})" for f in families),
+              f"{held(r)} of {tried}"] for r in sorted(rows, key=held, reverse=True)]
     lines = ["## Robustness", "",
              "Per brain: for each condition family, the harshest level at which every run (all circuits and repeats) "
              "still completed its laps, the plain world and every weaker level included ('-': not even the plain "
              "world, or not the mildest level). Levels listed mild to harsh (jpeg quality and dim brightness: lower is "
-             "harsher).", "",
-             markdown_table(["brain", "mode", *families], table)]
+             "harsher). Ranked by the levels held over all families.", "",
+             markdown_table(["brain", "mode", *families, "levels held"], table)]
     comparisons = against_float_parents(results, rows)
     if comparisons:
         lines += ["", float_parent.markdown(comparisons)]
