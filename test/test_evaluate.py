@@ -271,7 +271,7 @@ def test_robustness_margins_and_heatmap_of_a_stress_matrix(tmp_path):
 def test_reuse_takes_an_earlier_evaluates_results_for_the_runs_they_are_of(tmp_path, capsys):
     """--reuse: a result stands for its run when it is that run, reusable and made by the brain as it is now; OUT's
     own results are kept; a file that is not an evaluate's results is refused before anything is written."""
-    from f1_brains.evaluate.fingerprint import brain_fingerprint, brain_version
+    from f1_brains.evaluate.fingerprint import brain_fingerprint
     from f1_brains.evaluate.reuse import restore
     model = tmp_path / "net.onnx"
     model.write_text("v1")
@@ -296,8 +296,7 @@ def test_reuse_takes_an_earlier_evaluates_results_for_the_runs_they_are_of(tmp_p
     own = result(specs[0], end_reason="its own")
     (out / specs[0].key).mkdir(parents=True)
     (out / specs[0].key / "result.json").write_text(json.dumps(own))
-    versions = {str(brain): brain_version(str(brain))}
-    done = restore(specs, out, [str(earlier)], versions)
+    done = restore(specs, out, [str(earlier)])
     assert (done.written, done.kept) == (1, 1) and dict(done.refused) == {
         "made by another version of their brain": 1, "failed": 1, "older than RunSpec's fields": 1}
     assert json.loads((out / specs[0].key / "result.json").read_text()) == own
@@ -307,14 +306,15 @@ def test_reuse_takes_an_earlier_evaluates_results_for_the_runs_they_are_of(tmp_p
     stale = tmp_path / "stale"
     (stale / specs[0].key).mkdir(parents=True)
     (stale / specs[0].key / "result.json").write_text(json.dumps(result(specs[0], brain_fingerprint="older")))
-    assert restore(specs[:1], stale, [str(earlier)], versions).written == 1
+    assert restore(specs[:1], stale, [str(earlier)]).written == 1
     assert json.loads((stale / specs[0].key / "result.json").read_text())["brain_fingerprint"] == fingerprint
     # With --retry-failed the lap that hit the wall does not stand for its run either.
-    retry = restore(specs[1:2], tmp_path / "out2", [str(earlier)], versions, retry_failed=True)
+    retry = restore(specs[1:2], tmp_path / "out2", [str(earlier)], retry_failed=True)
     assert retry.written == 0 and retry.refused["not completed (--retry-failed)"] == 1
     # Runs the files stand for are not run: evaluate returns them at once.
-    assert [r["end_reason"] for r in evaluate(specs[:2], tmp_path / "out3", progress=False, reuse=[str(earlier)])] \
-        == ["completed 1 lap(s)", "hit the wall"]
+    restore(specs[:2], tmp_path / "out3", [str(earlier)])
+    assert [r["end_reason"] for r in evaluate(specs[:2], tmp_path / "out3", progress=False)] == \
+        ["completed 1 lap(s)", "hit the wall"]
     # Bad input: one clear error, before any run and before anything is written.
     (tmp_path / "not_json.json").write_text("{")
     (tmp_path / "laps.json").write_text(json.dumps({"runs": []}))   # another command's file

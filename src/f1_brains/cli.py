@@ -232,13 +232,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .results import aggregate
     from .util.files import write_json_atomic
     from .core.conditions import Condition
-    from .evaluate.reuse import load_results
+    from .evaluate.reuse import restore
     brains, circuits = matrix_names(args)
     conditions = [str(Condition.parse(c)) for c in args.conditions]   # refused here, before any run
-    for path in args.reuse:   # so is a --reuse file that is not an evaluate's results
-        load_results(path)
     specs = [RunSpec(b, c, m, args.laps, r, args.timeout, k, args.vary_appearance) for b in brains for c in circuits
              for m in args.modes for k in conditions for r in range(args.repeats)]
+    if args.reuse:   # so is a --reuse file that is not an evaluate's results
+        print(restore(specs, args.out, args.reuse, args.retry_failed).line(args.reuse), file=sys.stderr)
     engine = None
     if args.ray:
         from .evaluate.ray_engine import RayEngine   # a cluster that is not there fails here, before any run
@@ -250,8 +250,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     # Set explicitly: a matrix started in a shell's background inherits SIGINT ignored, and `kill -INT` must stop it.
     previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        results = evaluate(specs, args.out, args.jobs, retry_failed=args.retry_failed, engine=engine,
-                           reuse=args.reuse)
+        results = evaluate(specs, args.out, args.jobs, retry_failed=args.retry_failed, engine=engine)
     except Interrupted as e:
         print(f"f1-brains evaluate: {e}", file=sys.stderr)
         return 130

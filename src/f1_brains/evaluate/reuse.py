@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..util.files import read_json, write_json_atomic
-from .fingerprint import BrainVersion
+from .fingerprint import brain_version
 from .runs import RunSpec, reusable, status_of
 
 SPEC_FIELDS = tuple(f.name for f in fields(RunSpec))
@@ -54,11 +54,11 @@ def spec_of(result: dict[str, Any]) -> RunSpec | None:
     return RunSpec(**{name: result[name] for name in SPEC_FIELDS})
 
 
-def restore(specs: list[RunSpec], out_root: str | Path, files: list[str], versions: dict[str, BrainVersion],
-            retry_failed: bool = False) -> Reused:
-    """Write the results of ``files`` that stand for runs of ``specs`` into ``out_root`` (all files are read first:
-    a bad one raises ConfigError before anything is written)."""
+def restore(specs: list[RunSpec], out_root: str | Path, files: list[str], retry_failed: bool = False) -> Reused:
+    """Write the results of ``files`` that stand for runs of ``specs`` into ``out_root``, before evaluate runs the
+    matrix (all files are read first: a bad one raises ConfigError before anything is written)."""
     loaded = [(str(path), load_results(path)) for path in files]
+    versions = {brain: brain_version(brain) for brain in {s.brain for s in specs}}
     wanted = {s.key: s for s in specs}
     out_root, done, written = Path(out_root), Reused(), set()
     for path, results in loaded:

@@ -231,17 +231,13 @@ def stop_processes_with(marker: str, grace: float = 5.0) -> int:
 
 
 def evaluate(specs: Iterable[RunSpec], out_root: str | Path, jobs: int = 1, progress: bool = True,
-             retry_failed: bool = False, engine: Any = None, reuse: Iterable[str] = ()) -> list[dict]:
-    """Run every spec (reusing cached ones, see ``reusable``, and the results of earlier evaluates' results.json
-    files ``reuse``: evaluate/reuse.py) on a local pool of ``jobs``, or on ``engine`` (a ray_engine.RayEngine:
-    ``run(specs, out_root, finished)``); results in the order given. Ctrl-C raises Interrupted once the running runs
-    are stopped and marked."""
+             retry_failed: bool = False, engine: Any = None) -> list[dict]:
+    """Run every spec (reusing cached ones, see ``reusable``) on a local pool of ``jobs``, or on ``engine`` (a
+    ray_engine.RayEngine: ``run(specs, out_root, finished)``); results in the order given. Ctrl-C raises
+    Interrupted once the running runs are stopped and marked."""
     from tqdm import tqdm
-    specs, out_root, reuse = list(specs), Path(out_root).resolve(), list(reuse)   # nodes run in ROS_HOME: absolute
+    specs, out_root = list(specs), Path(out_root).resolve()   # nodes run in ROS_HOME: paths must be absolute
     versions = {brain: brain_version(brain) for brain in {s.brain for s in specs}}
-    if reuse:
-        from .reuse import restore
-        print(restore(specs, out_root, reuse, versions, retry_failed).line(reuse), file=sys.stderr)
     results = {s.key: r for s in specs if (r := cached(s, out_root, retry_failed, versions[s.brain])) is not None}
     todo = [s for s in specs if s.key not in results]
     changed = Counter(s.brain for s in todo if outdated(s, out_root, versions[s.brain]))
