@@ -34,24 +34,24 @@ def _lineage(brain: str) -> tuple[str, str] | None:
 
 def float_parents(results: list[dict[str, Any]]) -> dict[str, str]:
     """Optimized brain -> its float parent among the results' brains (names as the tables write them)."""
-    backends = {Path(str(r["brain"])).stem: (str(r["brain"]), r.get("backend")) for r in results}
-    lineage = {name: line for name, (brain, _) in backends.items() if (line := _lineage(brain)) is not None}
+    brains = {Path(str(r["brain"])).stem: (str(r["brain"]), r.get("backend")) for r in results}   # (spec, backend)
+    lineage = {name: line for name, (brain, _) in brains.items() if (line := _lineage(brain)) is not None}
     parents = {}
     for name, (precision, weights) in lineage.items():
         if precision == "fp32":
             continue
-        backend = backends[name][1]
+        backend = brains[name][1]
         runtime = FLOAT_RUNTIME.get(backend, backend)
         parent = next((other for other, (p, w) in lineage.items()
-                       if p == "fp32" and w == weights and backends[other][1] == runtime), None)
+                       if p == "fp32" and w == weights and brains[other][1] == runtime), None)
         if parent is not None:
             parents[name] = parent
     return parents
 
 
-def _rank(margin: float | None, levels: list[float]) -> int:
-    """Position of a margin among the family's levels, mild to harsh; -1 for none."""
-    return -1 if margin is None or margin not in levels else levels.index(margin)
+def levels_held(margin: float | None, levels: list[float]) -> int:
+    """How many of a family's levels (mild to harsh) a margin holds: 0 for none."""
+    return 0 if margin is None or margin not in levels else levels.index(margin) + 1
 
 
 def markdown(comparisons: list[dict[str, Any]]) -> str:
@@ -72,7 +72,7 @@ def markdown(comparisons: list[dict[str, Any]]) -> str:
         "### Against the float parent", "",
         "Each optimized brain's margins against its float parent's (the fp32 brain of the same weights on the same "
         "runtime): '=' the same level; -N / +N: N levels lower / higher (its margin vs the parent's).", "",
-        markdown_table(["brain", "float parent", "mode", *families], rows), "",
+        markdown_table(["brain", "float parent", "mode", *families], rows).rstrip("\n"), "",
         f"{kept} of {len(comparisons)} optimized brains keep their float parent's margin in every family"
         + (f"; lower: {'; '.join(lost)}." if lost else ".")])
 
@@ -91,7 +91,8 @@ def against_parents(rows: list[dict[str, Any]], parents: dict[str, str]) -> list
             if family in ("brain", "mode") or family not in parent:
                 continue
             levels = cell["levels"]
-            families[family] = {"change": _rank(cell["margin"], levels) - _rank(parent[family]["margin"], levels),
+            families[family] = {"change": levels_held(cell["margin"], levels)
+                                - levels_held(parent[family]["margin"], levels),
                                 "margin": cell["margin"], "parent_margin": parent[family]["margin"]}
         out.append({"brain": row["brain"], "mode": row["mode"], "parent": parent["brain"], "families": families})
     return out

@@ -66,7 +66,7 @@ def markdown(results: list[dict[str, Any]], picture: str | None) -> str:
     families = [k for k in rows[0] if k not in ("brain", "mode")] if rows else []
 
     def held(r: dict[str, Any]) -> int:   # levels held over all families: the ranking
-        return sum(0 if r[f]["margin"] is None else r[f]["levels"].index(r[f]["margin"]) + 1 for f in families)
+        return sum(float_parent.levels_held(r[f]["margin"], r[f]["levels"]) for f in families)
     tried = sum(len(rows[0][f]["levels"]) for f in families) if rows else 0
     table = [[r["brain"], r["mode"], *(("-" if r[f]["margin"] is None else f"{r[f]['margin']:g}") +
                                        f" (of {', '.join(f'{v:g}' for v in r[f]['levels'])})" for f in families),

@@ -2,8 +2,9 @@
 store frames so) or synthetic road frames. A stand-in camera for tests and for runs without a simulator.
 
 Parameters: ``~topic``, ``~rate`` (Hz), ``~frames`` (0: forever), ``~source`` (PNG directory; empty:
-synthetic), ``~encoding`` (rgb8 or bgr8), ``~wait_for_subscriber`` (s to wait for a subscriber first), ``~linger`` (s to stay up after the last frame, so the
-frames still queued reach a busy subscriber and it sees the last one). Exits when ``~frames`` have been sent.
+synthetic), ``~encoding`` (rgb8 or bgr8), ``~wait_for_subscriber`` (s to wait for a subscriber first), ``~linger``
+(s to stay up after the last frame, so a busy subscriber still gets the newest one). Exits when ``~frames`` have
+been sent.
 """
 from __future__ import annotations
 
