@@ -268,6 +268,35 @@ def test_robustness_margins_and_heatmap_of_a_stress_matrix(tmp_path):
     assert (tmp_path / "plots" / "robustness.png").stat().st_size > 10_000
 
 
+def test_margins_per_circuit_show_where_the_overall_margin_comes_from(tmp_path):
+    """Two circuits: 'steady' laps noise:32 on the ring but not on the hairpins, so its margin over both is 8 and per
+    circuit 32 / 8; 'solo' ran on the ring only (n/a on the hairpins)."""
+    from f1_brains.results import robustness
+    results = []
+    for circuit, brain, failing in (("/tmp/ring.txt", "steady", set()), ("/tmp/hairpins.txt", "steady", {"noise:32"}),
+                                    ("/tmp/ring.txt", "solo", {"noise:8", "noise:32"})):
+        for condition in ("none", "noise:4", "noise:8", "noise:32"):
+            for repeat in range(2):
+                results.append({**result(brain, repeat, condition not in failing, 0.02), "circuit": circuit,
+                                "condition": condition})
+    overall = {r["brain"]: r["noise"]["margin"] for r in robustness.margins(results)}
+    assert overall == {"steady": 8, "solo": 4}
+    by_circuit = robustness.per_circuit(results)
+    assert list(by_circuit) == ["ring", "hairpins"]
+    assert {c: {r["brain"]: r["noise"]["margin"] for r in rows} for c, rows in by_circuit.items()} == \
+        {"ring": {"steady": 32, "solo": 4}, "hairpins": {"steady": 8}}
+    text, data = aggregate.write(results, tmp_path, "f1-brains evaluate test")
+    assert "in the order ring / hairpins" in text
+    assert "| steady | lockstep | 32 / 8 |" in text and "| solo | lockstep | 4 / n/a |" in text
+    assert data["robustness_per_circuit"]["hairpins"][0]["noise"]["margin"] == 8
+    assert "\n\n\n" not in text
+    one = [r for r in results if r["circuit"] == "/tmp/ring.txt"]   # one circuit: no per-circuit table
+    assert "### Per circuit" not in aggregate.write(one, tmp_path / "one", "f1-brains evaluate test")[0]
+    stressed = [r for r in results if r["condition"] != "none"]   # no plain world: no plots but the heatmap
+    text = aggregate.write(stressed, tmp_path / "stressed", "f1-brains evaluate test")[0]
+    assert "## Plots" not in text and "\n\n\n" not in text and "![robustness](plots/robustness.png)" in text
+
+
 def test_reuse_takes_an_earlier_evaluates_results_for_the_runs_they_are_of(tmp_path, capsys):
     """--reuse: a result stands for its run when it is that run, reusable and made by the brain as it is now; OUT's
     own results are kept; a file that is not an evaluate's results is refused before anything is written."""

@@ -154,8 +154,10 @@ def markdown(results: list[dict], gs: list[dict], rank: list[dict], command: str
             "others ended). '-': not recorded.", "",
             markdown_table(["Method", *COLUMNS, "Frames skipped", "Laps completed"],
                            [[g["method"], *cells(g), fmt(g["frames_skipped"], ".0f"), completion(g)] for g in gs])]
-    out += ["## Plots", "", *(f"![{Path(p).stem}]({p})" for p in plots if Path(p).stem != "robustness"), "",
-            "## Runs", "", "The simulator's lap (offsets from the circuit's centre line, m) and the brain node's "
+    pictures = [f"![{Path(p).stem}]({p})" for p in plots if Path(p).stem != "robustness"]
+    if pictures:   # a matrix without the plain world has only the robustness picture, shown above
+        out += ["## Plots", "", *pictures, ""]
+    out += ["## Runs", "", "The simulator's lap (offsets from the circuit's centre line, m) and the brain node's "
             "frame counts, per run.", "", runs_table(results)]
     return "\n".join(out)
 
@@ -227,7 +229,7 @@ def write(results: list[dict[str, Any]], out_dir: str | Path, command: str,
     if stressed:
         pictures.append(robustness.heatmap(results, out_dir / "plots" / "robustness.png"))
     data = {"command": command, "ranking": rank, "groups": gs, "results": results,
-            **({"robustness": robustness.margins(results),
+            **({"robustness": robustness.margins(results), "robustness_per_circuit": robustness.per_circuit(results),
                 "against_float_parent": robustness.against_float_parents(results)} if stressed else {})}
     write_json_atomic(out_dir / "results.json", data)
     (out_dir / "results.csv").write_text(csv_text(results))

@@ -50,6 +50,34 @@ def margins(results: list[dict[str, Any]], required: float = 1.0) -> list[dict[s
     return rows
 
 
+def per_circuit(results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """margins() of each circuit's runs alone: circuit (its name, or a world/points file's stem) -> rows."""
+    circuits: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        circuits.setdefault(Path(str(r["circuit"])).stem, []).append(r)
+    return {circuit: margins(runs) for circuit, runs in circuits.items()}
+
+
+def per_circuit_markdown(by_circuit: dict[str, list[dict[str, Any]]], families: list[str]) -> str:
+    """One row per (brain, mode), one column per family; each cell the circuits' margins in the header's order."""
+    circuits = list(by_circuit)
+    found = {c: {(r["brain"], r["mode"]): r for r in rows} for c, rows in by_circuit.items()}
+
+    def cell(circuit: str, key: tuple[str, str], family: str) -> str:
+        row = found[circuit].get(key)
+        if row is None or family not in row:
+            return "n/a"
+        margin = row[family]["margin"]
+        return "-" if margin is None else f"{margin:g}"
+    keys = list(dict.fromkeys(k for rows in found.values() for k in rows))
+    table = [[brain, mode, *(" / ".join(cell(c, (brain, mode), f) for c in circuits) for f in families)]
+             for brain, mode in keys]
+    return "\n".join(["### Per circuit", "",
+                      f"The same margins from each circuit's runs alone, in the order {' / '.join(circuits)} ('n/a': "
+                      "not run there): where a brain's margin over all circuits comes from.", "",
+                      markdown_table(["brain", "mode", *families], table).rstrip("\n")])
+
+
 def against_float_parents(results: list[dict[str, Any]], rows: list[dict[str, Any]] | None = None) -> list[dict]:
     """Each optimized brain's margins (``rows``, default margins(results)) against its float parent's."""
     return float_parent.against_parents(margins(results) if rows is None else rows, float_parent.float_parents(results))
@@ -76,7 +104,10 @@ def markdown(results: list[dict[str, Any]], picture: str | None) -> str:
              "still completed its laps, the plain world and every weaker level included ('-': not even the plain "
              "world, or not the mildest level). Levels listed mild to harsh (jpeg quality and dim brightness: lower is "
              "harsher). Ranked by the levels held over all families.", "",
-             markdown_table(["brain", "mode", *families, "levels held"], table)]
+             markdown_table(["brain", "mode", *families, "levels held"], table).rstrip("\n")]
+    by_circuit = per_circuit(results)
+    if len(by_circuit) > 1:
+        lines += ["", per_circuit_markdown(by_circuit, families)]
     comparisons = against_float_parents(results, rows)
     if comparisons:
         lines += ["", float_parent.markdown(comparisons)]
