@@ -288,6 +288,9 @@ def test_margins_per_circuit_show_where_the_overall_margin_comes_from(tmp_path):
     text, data = aggregate.write(results, tmp_path, "f1-brains evaluate test")
     assert "in the order ring / hairpins" in text
     assert "| steady | lockstep | 32 / 8 |" in text and "| solo | lockstep | 4 / n/a |" in text
+    plain_only = [r for r in results if r["circuit"] == "/tmp/ring.txt" or r["condition"] == "none"]
+    rows = robustness.per_circuit_markdown(robustness.per_circuit(plain_only), ["noise"])
+    assert "| steady | lockstep | 32 / n/a |" in rows   # on the hairpins it ran the plain world only
     assert data["robustness_per_circuit"]["hairpins"][0]["noise"]["margin"] == 8
     assert "\n\n\n" not in text
     one = [r for r in results if r["circuit"] == "/tmp/ring.txt"]   # one circuit: no per-circuit table

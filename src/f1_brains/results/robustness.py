@@ -65,7 +65,7 @@ def per_circuit_markdown(by_circuit: dict[str, list[dict[str, Any]]], families: 
 
     def cell(circuit: str, key: tuple[str, str], family: str) -> str:
         row = found[circuit].get(key)
-        if row is None or family not in row:
+        if row is None or family not in row or not row[family]["levels"]:   # the brain ran no level of it there
             return "n/a"
         margin = row[family]["margin"]
         return "-" if margin is None else f"{margin:g}"
