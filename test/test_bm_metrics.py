@@ -119,3 +119,25 @@ def test_pilot_keys_from_the_node_frames():
     lockstep = bm_metrics.pilot_metrics(frames(15), 15, 0, None, 20.0)
     assert lockstep["brain_iterations_frequency_simulated_time"] is None   # sim time stands still: BM divides by 0
     assert lockstep["mean_inference_time"] is None and lockstep["frame_rate"] is None   # < 21 frames; no seconds
+
+
+def descend_one_sample_at_a_time(search, p: np.ndarray, t0: float) -> tuple[float, float]:
+    """The local descent as the module docstring defines it, one dense sample per step."""
+    i = int(round(min(max(t0, 0.0), search.last_t) / search.h))
+    d2 = lambda j: (search._x[j] - p[0]) ** 2 + (search._y[j] - p[1]) ** 2   # noqa: E731
+    step = -1 if i > 0 and d2(i - 1) < d2(i) else 1
+    while 0 <= i + step < len(search._x) and d2(i + step) < d2(i):
+        i += step
+    return search._refined(p, i)
+
+
+def test_local_descent_in_chunks_is_the_one_sample_descent():
+    """A trajectory that turns round and comes back (as a car does at 65% of its frames dropped) sends descents
+    along most of it; they go a chunk at a time and must stop where the one-sample descent stops."""
+    rng = np.random.default_rng(0)
+    angles = np.concatenate([np.linspace(0.0, math.pi, 150), np.linspace(math.pi, 0.2, 120)])
+    trajectory = 50.0 * np.column_stack([np.cos(angles), np.sin(angles)]) + rng.normal(0.0, 0.3, (270, 2))
+    search = bm_metrics._SplineSearch(trajectory)
+    assert len(search.t) > 10 * bm_metrics.DESCENT_CHUNK
+    for p, t0 in zip(rng.uniform(-60.0, 60.0, (400, 2)), rng.uniform(-5.0, 275.0, 400)):
+        assert search.local(p, t0) == descend_one_sample_at_a_time(search, p, t0)

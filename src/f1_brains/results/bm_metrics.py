@@ -36,6 +36,7 @@ FINISH_AFTER = 100           # reference samples before a return counts
 GLOBAL_WINDOW = 100.0        # trajectory samples searched ahead when the local match is poor
 LOCAL_MATCH_LIMIT = 1.0      # m: a local match further than this triggers the window search
 SAMPLES_PER_STEP = 20        # spline evaluations per trajectory sample in the dense search
+DESCENT_CHUNK = 256          # dense samples compared at once in a local descent
 STALL_STEP, STALL_COUNT = 0.01, 3
 OVERFLOW_DEVIATION = math.log(np.finfo(float).max, 1000.0)   # m: 1000**d past it is no float (inf, as numpy gives)
 
@@ -127,13 +128,20 @@ class _SplineSearch:
         return float(self.t[i]), math.sqrt(b)
 
     def local(self, p: np.ndarray, t0: float) -> tuple[float, float]:
-        """Descend the distance from t0 to the nearest local minimum."""
+        """Descend the distance from t0 to the nearest local minimum. A chunk of dense samples at a time: a
+        trajectory that doubles back can send a descent along most of it, for each checkpoint."""
         i = int(round(min(max(t0, 0.0), self.last_t) / self.h))
         px, py = float(p[0]), float(p[1])
         step = -1 if i > 0 and self._d2(i - 1, px, py) < self._d2(i, px, py) else 1
-        while 0 <= i + step < len(self._x) and self._d2(i + step, px, py) < self._d2(i, px, py):
-            i += step
-        return self._refined(p, i)
+        last = len(self._x) - 1
+        while True:
+            end = min(i + DESCENT_CHUNK, last) if step > 0 else max(i - DESCENT_CHUNK, 0)
+            chunk = self.xy[i:end + 1] if step > 0 else self.xy[end:i + 1][::-1]
+            d2 = (chunk[:, 0] - px) ** 2 + (chunk[:, 1] - py) ** 2
+            stops = np.flatnonzero(d2[1:] >= d2[:-1])   # the first sample whose next one is no nearer
+            if stops.size or end in (0, last):
+                return self._refined(p, i + step * int(stops[0]) if stops.size else end)
+            i = end
 
     def window(self, p: np.ndarray, t0: float) -> tuple[float, float]:
         """The nearest spline point with t in [t0, t0 + GLOBAL_WINDOW]."""
