@@ -163,7 +163,10 @@ def deviation_errors(trajectory: np.ndarray, reference: np.ndarray) -> np.ndarra
     order = np.roll(np.arange(len(reference)), -nearest_index(reference, trajectory[0]))
     errors: list[float] = []
     previous, stalled = 0.0, 0
-    for n, k in enumerate(np.resize(order, len(reference) * (int(search.last_t) + 2))):
+    # at most one pass over the checkpoints per lap the trajectory's length could hold, plus one: a walk that
+    # neither reaches the trajectory's end nor stalls (a car that turned round) ends there too
+    passes = math.ceil(path_length(trajectory) / max(path_length(reference), 1e-9)) + 1
+    for n, k in enumerate(np.resize(order, len(reference) * passes)):
         p = reference[k]
         t, d = search.local(p, previous)
         if d > LOCAL_MATCH_LIMIT or n < 3:
