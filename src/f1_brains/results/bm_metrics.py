@@ -18,7 +18,9 @@ reference whose samples are checkpoints; these functions take the same data as a
   matched to the nearest spline point, searched from the previous match (locally, or over the next 100 samples
   for the first three checkpoints and when the local match is more than 1 m away); d in metres gives 1000**d,
   mean and sum. The walk ends when a match falls within one sample of the trajectory's end or when the match
-  stops moving (4 times less than 0.01 samples: the car has stopped). Unitless and exponential, not metres.
+  stops moving (4 times less than 0.01 samples: the car has stopped), and at the latest after one pass over the
+  checkpoints per reference length the trajectory covers, plus one (ours: a car that turned round and came back
+  otherwise walks on for minutes). Unitless and exponential, not metres.
 
 BM finds the spline's nearest point with randomized optimizers; here it is a dense search with a parabolic
 refinement (deterministic), which agrees with BM's numbers within 2% on the fixtures.
