@@ -20,7 +20,7 @@ reference whose samples are checkpoints; these functions take the same data as a
   mean and sum. The walk ends when a match falls within one sample of the trajectory's end or when the match
   stops moving (4 times less than 0.01 samples: the car has stopped), and at the latest after one pass over the
   checkpoints per reference length the trajectory covers, plus one (ours: a car that turned round and came back
-  otherwise walks on for minutes). Unitless and exponential, not metres.
+  otherwise walked on for more than 15 s at shutdown). Unitless and exponential, not metres.
 
 BM finds the spline's nearest point with randomized optimizers; here it is a dense search with a parabolic
 refinement (deterministic), which agrees with BM's numbers within 2% on the fixtures.
