@@ -3,6 +3,7 @@ authentication as Ray 2.59+ wants it), a small matrix run through it and through
 the cluster stopped by its own PIDs (never `ray stop`, which stops every Ray of the machine)."""
 import csv
 import importlib.util
+import json
 import os
 import secrets
 import signal
@@ -101,26 +102,44 @@ def test_a_cluster_that_is_not_there_is_one_clear_error_before_any_run(tmp_path,
 
 
 @pytest.mark.slow
-def test_sigterm_on_a_local_ray_matrix_leaves_no_run_behind(tmp_path, monkeypatch):
-    """A local Ray goes with its driver: the cancelled tasks must have stopped their launches first (their nodes
-    lived on, orphaned, when Ray was shut down one second after the cancel)."""
+def test_sigterm_on_a_local_ray_matrix_keeps_what_each_run_had_and_leaves_no_run_behind(tmp_path, monkeypatch):
+    """SIGTERM mid-lap: the running tasks stop their launches and bring back what their nodes saved, marked
+    interrupted, as the local pool's runs do; the queued one never starts, and OUT keeps its earlier result (a lap
+    that hit the wall, rerun only because of --retry-failed); no node is left (a local Ray shut down before the
+    tasks had stopped their launches left them orphaned)."""
     from conftest import ros_env
     for key, value in {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16),
                        "RAY_USAGE_STATS_ENABLED": "0"}.items():
         monkeypatch.setenv(key, value)
+    out = tmp_path / "out"
+    earlier = out / "explicit/montreal/lockstep.noise7.25/r0"
+    earlier.mkdir(parents=True)
+    (earlier / "result.json").write_text(json.dumps({"status": "finished", "completed": False,
+                                                     "end_reason": "hit the wall"}))
+    (earlier / "run.json").write_text('{"laps": []}')
     marker = "lockstep.noise7.25"   # in every node's log path: this test's runs and no one else's
     cmd = [str(Path(sys.executable).parent / "f1-brains"), "evaluate", "--brains", "explicit", "--circuits",
-           "simple_circuit", "many_curves", "--conditions", "noise:7.25", "--ray", "--jobs", "2",
-           "--out", str(tmp_path / "out")]
+           "simple_circuit", "many_curves", "montreal", "--conditions", "noise:7.25", "--ray", "--jobs", "2",
+           "--retry-failed", "--out", str(out)]
     evaluate_ = subprocess.Popen(cmd, env=ros_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while len(pids_with(marker, "brain_node")) < 2 and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert len(pids_with(marker, "brain_node")) == 2
-    time.sleep(2.0)   # mid-lap
+    def driving() -> list[Path]:   # the runs whose brains have answered a frame, in their tasks' scratch dirs
+        return list(Path(tempfile.gettempdir()).glob(f"f1_brains_run_*/explicit/*/{marker}/r0/frames.csv*"))
+    deadline = time.monotonic() + 180
+    while len(driving()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(driving()) == 2 and len(pids_with(marker, "brain_node")) == 2
+    time.sleep(1.0)   # mid-lap
     evaluate_.send_signal(signal.SIGTERM)
     _, stderr = evaluate_.communicate(timeout=120)
     assert evaluate_.returncode == 130, stderr[-2000:]
-    assert "2 Ray task(s) cancelled and marked interrupted" in stderr
+    assert "interrupted: 2 run(s) stopped and marked interrupted, 1 not started;" in stderr, stderr[-2000:]
     time.sleep(1.0)
     assert not pids_with(marker)
+    for circuit in ("simple_circuit", "many_curves"):
+        run = out / f"explicit/{circuit}/{marker}/r0"
+        result = json.loads((run / "result.json").read_text())
+        assert result["status"] == "interrupted" and not result["completed"], result
+        assert json.loads((run / "run.json").read_text())["laps"]      # what the brain had, brought back
+        assert {"frames.csv", "sim_summary.json", "brain_summary.json", "launch.log"} <= {p.name for p in run.iterdir()}
+    assert json.loads((earlier / "result.json").read_text())["end_reason"] == "hit the wall"
+    assert (earlier / "run.json").read_text() == '{"laps": []}' and len(list(earlier.iterdir())) == 2
