@@ -160,9 +160,11 @@ class RayEngine:
                                              "end_reason": "interrupted (its task did not stop in time)",
                                              "recorded": None}, {})
         late_ = f", {len(late)} cancelled after {STOP_GRACE_S:.0f} s (what they had is lost)" if late else ""
+        ended = len(statuses) - statuses.count("interrupted") - statuses.count(None)
+        ended_ = f"{ended} ended meanwhile (saved), " if ended else ""
         return Interrupted(f"interrupted: {statuses.count('interrupted')} run(s) stopped and marked interrupted, "
-                           f"{statuses.count(None) + unsent} not started{late_}; the next evaluate over {out_root} "
-                           "runs them")
+                           f"{ended_}{statuses.count(None) + unsent} not started{late_}; the next evaluate over "
+                           f"{out_root} runs them")
 
     def _land(self, spec: RunSpec, out_root: Path, ref) -> dict[str, Any] | None:
         """The task's result and files in OUT; a task Ray gave up on becomes a failed result with the reason; a
