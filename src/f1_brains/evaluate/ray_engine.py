@@ -51,8 +51,8 @@ def _watch(flag: Any, stop: threading.Event, asked: threading.Event, done: threa
     while True:
         try:
             raised = ray.get(flag.is_raised.remote())
-        except ray.exceptions.RayError:
-            raised = True
+        except Exception:   # noqa: BLE001 - any failure to ask (the driver or the worker going) means stop;
+            raised = True   # a thread dying here instead would leave run_remote waiting on ``asked`` forever
         if raised:
             stop.set()
         asked.set()
