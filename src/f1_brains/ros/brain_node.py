@@ -41,6 +41,7 @@ from std_msgs.msg import String
 from ..core.brain import load_brain
 from ..errors import BadImage, F1BrainsError
 from ..results.laps import FrameSample, OdomSample
+from ..util.allocator import keep_large_buffers_in_heap
 from ..util.files import check_writable_dir, write_json_atomic
 from ..util.timing import format_table, summarize
 from .frame_clock import FrameClock
@@ -144,7 +145,9 @@ class BrainNode:
             self.pub = rospy.Publisher(cmd_vel_topic, Twist, queue_size=None)
         self._twist = Twist()       # reused: publish serializes it before returning
         # queue_size 1: of the frames read at once, rospy hands over only the newest. A big buff_size lets one read
-        # take all that came while the brain was busy, so the newest is not left queued behind them.
+        # take all that came while the brain was busy, so the newest is not left queued behind them. Such reads
+        # cost 1 ms CPU more per frame unless glibc keeps big buffers in its heap.
+        heap_buffers = keep_large_buffers_in_heap()
         self.sub = rospy.Subscriber(camera_topic, Image, self._on_image, queue_size=1, buff_size=1 << 24,
                                     tcp_nodelay=True)
         rospy.on_shutdown(self._on_shutdown)
@@ -153,8 +156,9 @@ class BrainNode:
         self._odom_arrived = time.monotonic()      # when odometry last came
         self.end_reason: str | None = None
         about = brain.describe()
-        rospy.loginfo("f1_brain: brain %r on %s (%s), camera %s -> %s", brain.name, about["backend"],
-                      about["device"], camera_topic, cmd_vel_topic)
+        rospy.loginfo("f1_brain: brain %r on %s (%s), camera %s -> %s%s", brain.name, about["backend"],
+                      about["device"], camera_topic, cmd_vel_topic,
+                      "" if heap_buffers else " (not glibc: big camera reads cost more CPU)")
         for warning in about.get("warnings", ()):
             rospy.logwarn("f1_brain: %s", warning)
 
