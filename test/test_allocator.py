@@ -26,6 +26,7 @@ libc.mallinfo2.restype = MallInfo2
 if {tuned}:
     assert keep_large_buffers_in_heap()
 sender, receiver = socket.socketpair()
+sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)   # one frame fits: sendall returns before recv
 frames = []   # kept, so that no read reuses what an earlier one freed
 before = libc.mallinfo2().hblks
 for _ in range(5):
