@@ -140,6 +140,7 @@ def test_sigterm_on_a_local_ray_matrix_keeps_what_each_run_had_and_leaves_no_run
         result = json.loads((run / "result.json").read_text())
         assert result["status"] == "interrupted" and not result["completed"], result
         assert json.loads((run / "run.json").read_text())["laps"]      # what the brain had, brought back
-        assert {"frames.csv", "sim_summary.json", "brain_summary.json", "launch.log"} <= {p.name for p in run.iterdir()}
+        assert {"frames.csv", "sim_summary.json", "brain_summary.json", "launch.log"} <= {p.name for p in run.iterdir()}, \
+            (run / "launch.log").read_text(errors="replace")[-4000:]   # how its nodes stopped
     assert json.loads((earlier / "result.json").read_text())["end_reason"] == "hit the wall"
     assert (earlier / "run.json").read_text() == '{"laps": []}' and len(list(earlier.iterdir())) == 2

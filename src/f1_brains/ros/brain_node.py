@@ -7,7 +7,8 @@ others are counted as skipped from the gaps in the camera publisher's header.seq
 per publisher). A frame stamped like the one taken last is a repeat (the lockstep simulator resends a frame it got
 no answer to within a second) and gets no second answer: in lockstep, answers are counted, and a second one would be
 taken for the next frame's. The node's loop keeps the watchdog, the warm-up and the odometry. The car gets a zero
-Twist when the camera is silent for ``~silence_timeout`` seconds, when a frame cannot be processed (bad encoding or
+Twist when the camera is silent for ``~silence_timeout`` seconds of ROS time (the simulator's clock under
+/use_sim_time: a world that stalls moves no car, and a stop sent then would land in a lockstep run as an answer), when a frame cannot be processed (bad encoding or
 size, NaN output, backend error), and at shutdown. Parameters (all private): ``brain`` (name or YAML path),
 ``camera_topic``, ``cmd_vel_topic``, ``silence_timeout``, ``summary_file`` (JSON written at shutdown),
 ``warm_up_lead_ms`` (the brain is run once more on the last frame, so as to be done this long before the next is
@@ -46,6 +47,7 @@ from ..util.files import check_writable_dir, write_json_atomic
 from ..util.timing import format_table, summarize
 from .frame_clock import FrameClock
 from .graph import log_lines_without_the_master, stop_requests
+from .publishing import publish_unless_shut_down
 from .recorder import LapRecorder, load_reference, run_metadata
 from .topics import CAMERA_TOPIC, CMD_VEL_TOPIC
 
@@ -136,7 +138,7 @@ class BrainNode:
         self._answered = False               # a frame was answered since the loop last looked
         self._brain_lock = threading.Lock()  # one frame or rehearsal at a time; also guards the recorder
         self._closed = False                 # the run is being written: no more frames (under _brain_lock)
-        self._last_frame = time.monotonic()
+        self._last_frame = rospy.get_time()   # ROS time: sim time under /use_sim_time
         self._stopped = True        # the car is known to be stopped (no motion command outstanding)
         with warnings.catch_warnings():   # rospy warns about queue_size=None: synchronous on purpose
             warnings.simplefilter("ignore", SyntaxWarning)
@@ -232,7 +234,7 @@ class BrainNode:
         with self._brain_lock:
             if self._closed:
                 return
-            self._last_frame = time.monotonic()
+            self._last_frame = rospy.get_time()
             self.process(msg, received_at)
         with self._cond:
             self._answered = True
@@ -289,16 +291,16 @@ class BrainNode:
         self.log.warm_ups.append(time.perf_counter() - t0)
 
     def _watchdog(self) -> None:
-        silent = time.monotonic() - self._last_frame
+        now = rospy.get_time()
+        if now < self._last_frame:   # the clock went back (a simulation reset): silence counts from there
+            self._last_frame = now
+        silent = now - self._last_frame
         if silent > self.silence_timeout and not self._stopped:
             self.stop_car(f"camera silent for {silent:.2f} s (timeout {self.silence_timeout} s)")
             self.log.silences += 1
 
     def stop_car(self, reason: str) -> None:
-        try:
-            self.pub.publish(Twist())
-        except rospy.ROSException:   # publisher already closed at shutdown: the hook sent the stop
-            pass
+        publish_unless_shut_down(self.pub, Twist())   # closed at shutdown: the hook sent the stop
         if not self._stopped:
             rospy.logwarn("f1_brain: car stopped: %s", reason)
         self._stopped = True
@@ -354,10 +356,7 @@ class BrainNode:
     def _on_shutdown(self) -> None:
         """rospy's shutdown hook (e.g. rosnode kill): after a frame being answered, so the zero Twist is the last."""
         self.close()
-        try:
-            self.pub.publish(Twist())
-        except rospy.ROSException:
-            pass
+        publish_unless_shut_down(self.pub, Twist())
 
     def summary(self) -> dict[str, Any]:
         return {"brain": self.brain.describe(), **self.log.summary()}

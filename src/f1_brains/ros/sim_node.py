@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import faulthandler
 import math
+import signal
 import sys
 import threading
 import time
@@ -60,7 +61,8 @@ from ..util.files import check_writable_dir, write_json_atomic
 from ..util.tables import markdown_table
 from ..worlds import circuits
 from ..worlds.gazebo_world import real_time_factor
-from .graph import log_lines_without_the_master, master_alive, node_state, replaced
+from .graph import log_lines_without_the_master, master_alive, node_state, replaced, stop_requests
+from .publishing import publish_unless_shut_down
 
 MAX_ABS_COMMAND = 100.0   # |v| m/s or |w| rad/s beyond this is treated as garbage
 
@@ -81,7 +83,9 @@ def sim_stamp(t: float) -> rospy.Time:
 
 
 class SimNode:
-    def __init__(self) -> None:
+    def __init__(self, stop: threading.Event | None = None) -> None:
+        """stop: set by a signal (graph.stop_requests); the run ends as if shut down, its summary written."""
+        self._stop = stop or threading.Event()
         p = lambda name, default: rospy.get_param("~" + name, default)  # noqa: E731
         road_width, walls = p("road_width", None), p("walls", None)
         self.track = circuits.load(str(p("circuit", "simple_circuit")),
@@ -247,6 +251,9 @@ class SimNode:
         rospy.loginfo("f1_sim: %s", "paused" if paused else "running")
         return EmptyResponse()
 
+    def stopping(self) -> bool:
+        return self._stop.is_set() or rospy.is_shutdown()
+
     # ---- outputs ----
 
     def _camera_info(self) -> CameraInfo:
@@ -267,7 +274,7 @@ class SimNode:
         self.renderer_restarts += 1
 
     def publish_clock(self) -> None:
-        self.pub_clock.publish(Clock(clock=sim_stamp(self.sim.time)))
+        publish_unless_shut_down(self.pub_clock, Clock(clock=sim_stamp(self.sim.time)))
 
     def publish_frame(self) -> None:
         car, stamp = self.sim.car, sim_stamp(self.sim.time)
@@ -280,8 +287,8 @@ class SimNode:
                     data=self.image.tobytes())
         msg.header.stamp, msg.header.frame_id, msg.header.seq = stamp, "F1ROS/cameraL", self.frames
         self.info.header.stamp = stamp
-        self.pub_image.publish(msg)
-        self.pub_info.publish(self.info)
+        publish_unless_shut_down(self.pub_image, msg)
+        publish_unless_shut_down(self.pub_info, self.info)
         self.publish_odom()
         self.frames += 1
 
@@ -298,7 +305,7 @@ class SimNode:
         odom.pose.pose.position.x, odom.pose.pose.position.y = car.x, car.y
         odom.pose.pose.orientation = Quaternion(0.0, 0.0, math.sin(car.yaw / 2), math.cos(car.yaw / 2))
         odom.twist.twist.linear.x, odom.twist.twist.linear.y, odom.twist.twist.angular.z = car.v, car.vy, car.w
-        self.pub_odom.publish(odom)
+        publish_unless_shut_down(self.pub_odom, odom)
 
     # ---- time modes ----
 
@@ -307,7 +314,7 @@ class SimNode:
         for lap statistics) to connect, so that nobody misses the start of the run."""
         deadline = time.monotonic() + timeout
         next_check = time.monotonic() + 1.0
-        while self.pub_image.get_num_connections() == 0 and time.monotonic() < deadline and not rospy.is_shutdown():
+        while self.pub_image.get_num_connections() == 0 and time.monotonic() < deadline and not self.stopping():
             self.publish_clock()
             time.sleep(0.05)
             if time.monotonic() >= next_check:
@@ -317,14 +324,14 @@ class SimNode:
                     return
         self._had_subscriber = self.pub_image.get_num_connections() > 0
         grace_end = time.monotonic() + grace
-        while time.monotonic() < grace_end and not rospy.is_shutdown():
+        while time.monotonic() < grace_end and not self.stopping():
             self.publish_clock()
             time.sleep(0.05)
 
     def run_realtime(self) -> None:
         wall0, sim0 = time.monotonic(), self.sim.time
         next_frame, next_check = self.sim.time, 0.0
-        while not rospy.is_shutdown() and not self.sim.ended:
+        while not self.stopping() and not self.sim.ended:
             if self._apply_reset():
                 wall0, sim0, next_frame = time.monotonic(), self.sim.time, self.sim.time
             if self.paused:
@@ -359,7 +366,7 @@ class SimNode:
     def run_lockstep(self) -> None:
         resend = 1.0   # s: republish a frame the brain may have missed while starting
         wall0, sim0 = time.monotonic(), self.sim.time
-        while not rospy.is_shutdown() and not self.sim.ended:
+        while not self.stopping() and not self.sim.ended:
             if self._apply_reset():
                 wall0, sim0 = time.monotonic(), self.sim.time
             if self.paused:
@@ -375,7 +382,7 @@ class SimNode:
             waited = 0.0
             answered = False
             gone = None
-            while not answered and not gone and waited < self.brain_timeout and not rospy.is_shutdown():
+            while not answered and not gone and waited < self.brain_timeout and not self.stopping():
                 self.publish_clock()
                 self.publish_frame()
                 with self._cmd_cond:
@@ -400,18 +407,18 @@ class SimNode:
             if self.exit_on_end:
                 return summary
             self.wait_for_reset()
-            if rospy.is_shutdown():
+            if self.stopping():
                 return summary
 
     def wait_for_reset(self) -> None:
         """Between runs: in realtime mode the world goes on (clock, frames, odometry; the car stays where the run
         ended) until a reset, as a Gazebo world does; lockstep's clock waits with the brain."""
         if self.mode != "realtime":
-            while not self._reset_requested.wait(0.1) and not rospy.is_shutdown():
+            while not self._reset_requested.wait(0.1) and not self.stopping():
                 pass
             return
         wall0, sim0, next_frame = time.monotonic(), self.sim.time, self.sim.time
-        while not self._reset_requested.is_set() and not rospy.is_shutdown():
+        while not self._reset_requested.is_set() and not self.stopping():
             if self.paused:
                 time.sleep(0.05)
                 wall0, sim0 = time.monotonic(), self.sim.time
@@ -440,7 +447,7 @@ class SimNode:
         summary = {**self.sim.summary(), "mode": self.mode, "condition": str(self.condition),
                    "frames": self.frames - frames0, "frames_dropped": self.frames_dropped - dropped0,
                    "wall_time_s": time.monotonic() - wall0, "renderer_restarts": self.renderer_restarts - restarts0}
-        self.pub_end.publish(String(data=self.sim.end_reason))
+        publish_unless_shut_down(self.pub_end, String(data=self.sim.end_reason))
         if taken_over:   # not to /rosout: a log call now would register our name again and stop the new node
             print(f"f1_sim: run ended: {self.sim.end_reason}", file=sys.stderr, flush=True)
         else:
@@ -465,14 +472,19 @@ def format_run(summary: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    rospy.init_node("f1_sim")
+    rospy.init_node("f1_sim", disable_signals=True)
+    stop = stop_requests()
     log_lines_without_the_master()
     faulthandler.enable()   # a crash in native code (OpenGL, OpenCV) leaves every thread's Python stack in the log
+    faulthandler.register(signal.SIGTERM, chain=True)   # a shutdown that hangs shows its threads in the log
     cv2.setNumThreads(1)
     try:
-        node = SimNode()
+        node = SimNode(stop)
     except F1BrainsError as e:
         rospy.logfatal("f1_sim: %s", e)
         return 1
-    node.run()
+    try:
+        node.run()
+    finally:
+        rospy.signal_shutdown("stopped")   # here, between publishes, not inside a signal handler
     return 0
