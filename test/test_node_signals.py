@@ -56,8 +56,9 @@ def test_a_signal_ends_the_brain_node_with_its_summary_written(master, tmp_path,
 
 @pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
 def test_a_signal_mid_lap_ends_the_simulator_with_its_summary_written_and_unregistered(master, tmp_path, stop):
-    """roslaunch's SIGINT (SIGTERM after 15 s) while the simulator publishes at full rate: rospy's own handler shut it
-    down inside whatever publish the main thread was in; a sim node stopped so in a Ray matrix left no summary."""
+    """roslaunch's SIGINT (SIGTERM after 15 s) while the simulator publishes at full rate: the run ends in its own
+    loop, not inside rospy's handler in the middle of a publish (a sim node stopped in a Ray matrix once left no
+    summary, the cause not seen)."""
     summary = tmp_path / "sim_summary.json"
     brain = subprocess.Popen([sys.executable, str(REPO / "scripts/brain_node"), "_brain:=explicit"], env=master,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
