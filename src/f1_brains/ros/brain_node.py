@@ -8,8 +8,9 @@ per publisher). A frame stamped like the one taken last is a repeat (the lockste
 no answer to within a second) and gets no second answer: in lockstep, answers are counted, and a second one would be
 taken for the next frame's. The node's loop keeps the watchdog, the warm-up and the odometry. The car gets a zero
 Twist when the camera is silent for ``~silence_timeout`` seconds of ROS time (the simulator's clock under
-/use_sim_time: a world that stalls moves no car, and a stop sent then would land in a lockstep run as an answer), when a frame cannot be processed (bad encoding or
-size, NaN output, backend error), and at shutdown. Parameters (all private): ``brain`` (name or YAML path),
+/use_sim_time: a world that stalls moves no car, and a stop sent then would land in a lockstep run as an answer),
+when a frame cannot be processed (bad encoding or size, NaN output, backend error), and at shutdown.
+Parameters (all private): ``brain`` (name or YAML path),
 ``camera_topic``, ``cmd_vel_topic``, ``silence_timeout``, ``summary_file`` (JSON written at shutdown),
 ``warm_up_lead_ms`` (the brain is run once more on the last frame, so as to be done this long before the next is
 due, which then finds it warm: frame_clock.py; 0: never), and overrides ``device``, ``threads``.
